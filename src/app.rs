@@ -1,0 +1,213 @@
+//! The shell around the pure rules: read the devices, decide, write, report.
+//!
+//! Each command is one function here. The order of `apply` is the safety argument: every
+//! precondition (config, clock, lock, BMS read, GX reachable and in a schedulable state,
+//! Dynamic ESS block readable) is checked before the first write, so a run that exits 2 or 4
+//! has written nothing.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::bms::{self, BmsError, BmsReading};
+use crate::config::Config;
+use crate::error::Exit;
+use crate::gx::{self, GxError, GxSettings, WriteError};
+use crate::lock;
+use crate::modbus::{Device, Snapshot};
+use crate::plan::{self, Plan};
+use crate::render;
+use crate::writes::{self, WritePlan};
+
+/// The earliest believable clock: a GX whose clock says earlier has not synchronised it.
+pub const EARLIEST_BELIEVABLE: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+
+/// What every command gets from the command line.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub config: Config,
+    pub config_path: PathBuf,
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// Everything `plan` and `apply` found and decided, for the renderers.
+#[derive(Debug)]
+pub struct Outcome {
+    pub command: &'static str,
+    pub now: DateTime<Utc>,
+    pub bms: Result<BmsReading, BmsError>,
+    pub plan: Plan,
+    pub gx: Result<GxSettings, GxError>,
+    pub writes: WritePlan,
+    /// Whether the writes were sent (and read back).
+    pub applied: bool,
+    /// A write or read-back failure, after the plan was made.
+    pub write_error: Option<WriteError>,
+    pub exit: Exit,
+}
+
+impl Outcome {
+    /// The one-sentence errors of this run, most important first.
+    pub fn errors(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = &self.bms {
+            out.push(e.to_string());
+        }
+        if let Err(e) = &self.gx {
+            out.push(e.to_string());
+        }
+        if let Some(e) = &self.write_error {
+            out.push(e.to_string());
+        }
+        out
+    }
+}
+
+/// The host clock, refusing one that has plainly not been set.
+pub fn check_clock(now: DateTime<Utc>) -> Result<(), GxError> {
+    if now.timestamp() < EARLIEST_BELIEVABLE {
+        Err(GxError::ClockNotSet {
+            now: now.to_rfc3339(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `plan` (write = false) and `apply` (write = true).
+pub fn plan_or_apply(ctx: &Context, write: bool, at: Option<DateTime<Utc>>) -> Exit {
+    let command = if write { "apply" } else { "plan" };
+    let host_now = Utc::now();
+    let now = at.unwrap_or(host_now);
+    if write {
+        if let Some(at) = at {
+            render::stderr(&format!(
+                "WARNING: apply --at {}: planning as if it were then, but writing the GX now",
+                at.to_rfc3339()
+            ));
+        }
+        if let Err(e) = check_clock(host_now) {
+            render::stderr(&format!("error: {e}"));
+            return Exit::Device;
+        }
+    } else if let Err(e) = check_clock(host_now) {
+        render::stderr(&format!("warning: {e}"));
+    }
+
+    let _lock = if write {
+        match lock::acquire(&lock::path_for(&ctx.config_path), lock::WAIT) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                render::stderr(&format!("error: {e}"));
+                return Exit::Internal;
+            }
+        }
+    } else {
+        None
+    };
+
+    let outcome = decide_and_write(ctx, command, now, write);
+    render::outcome(ctx, &outcome);
+    outcome.exit
+}
+
+fn decide_and_write(ctx: &Context, command: &'static str, now: DateTime<Utc>, write: bool) -> Outcome {
+    let config = &ctx.config;
+    let bms = bms::read(&config.bms);
+    let plan = match &bms {
+        Ok(reading) => plan::plan(config, now, reading),
+        Err(e) => plan::safe_plan(config, now, short_bms_reason(e)),
+    };
+
+    let (mut device, gx, writes) = prepare_gx(config, &plan);
+    let mut applied = false;
+    let mut write_error = None;
+    if write && gx.is_ok() && !writes.writes.is_empty() {
+        if let Some(d) = &mut device {
+            match gx::write_and_verify(d, &writes.writes) {
+                Ok(()) => applied = true,
+                Err(e) => write_error = Some(e),
+            }
+        }
+    }
+    if let Some(d) = &device {
+        log::debug!("GX {}: {} Modbus requests", d.address, d.requests);
+    }
+
+    let exit = if bms.is_err() {
+        Exit::Bms
+    } else if gx.is_err() {
+        Exit::Device
+    } else {
+        match &write_error {
+            Some(WriteError::ReadBack(_)) => Exit::ReadBack,
+            Some(WriteError::Gx(_)) => Exit::Device,
+            None => Exit::Ok,
+        }
+    };
+    Outcome {
+        command,
+        now,
+        bms,
+        plan,
+        gx,
+        writes,
+        applied,
+        write_error,
+        exit,
+    }
+}
+
+/// Connects, reads the settings and decides the writes; the device stays open for writing.
+fn prepare_gx(config: &Config, plan: &Plan) -> (Option<Device>, Result<GxSettings, GxError>, WritePlan) {
+    let mut device = match gx::connect(&config.gx) {
+        Ok(d) => d,
+        Err(e) => return (None, Err(e.into()), WritePlan::default()),
+    };
+    let result = gx::read_settings(&mut device).and_then(|settings| {
+        writes::plan_writes(config, plan, &settings).map(|w| (settings, w))
+    });
+    match result {
+        Ok((settings, w)) => (Some(device), Ok(settings), w),
+        Err(e) => (Some(device), Err(e), WritePlan::default()),
+    }
+}
+
+fn short_bms_reason(e: &BmsError) -> &'static str {
+    match e {
+        BmsError::Unreachable { .. } => "unreachable",
+        BmsError::Timeout { .. } => "no answer in time",
+        BmsError::Status { .. } => "HTTP error",
+        BmsError::TooLarge { .. } => "answer too large",
+        BmsError::Unusable { .. } => "answer unusable",
+    }
+}
+
+/// What `status` found: each part independently.
+#[derive(Debug)]
+pub struct Status {
+    pub now: DateTime<Utc>,
+    pub bms: Result<BmsReading, BmsError>,
+    pub gx: Result<Snapshot, GxError>,
+}
+
+/// `status`: read both devices and print what they report; a failing part does not hide the other.
+pub fn status(ctx: &Context) -> Exit {
+    let config = &ctx.config;
+    let now = Utc::now();
+    let bms = bms::read(&config.bms);
+    let gx = gx::connect(&config.gx)
+        .map_err(GxError::from)
+        .and_then(|mut d| gx::read(&mut d, &gx::STATUS));
+    let status = Status { now, bms, gx };
+    render::status(ctx, &status);
+    if status.bms.is_err() {
+        Exit::Bms
+    } else if status.gx.is_err() {
+        Exit::Device
+    } else {
+        Exit::Ok
+    }
+}

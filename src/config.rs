@@ -1,0 +1,969 @@
+//! The configuration file: TOML, parsed into typed values and validated.
+//!
+//! Every key except `timezone`, `bms.url` and `gx.host` has a default, and the defaults
+//! reproduce the original owner's schedule (keep the battery full outside the weekday peaks,
+//! 13:00-16:00 to 50 % before maintenance, 03:00-07:00 to 100 % after it). Validation is
+//! strict: an unknown key or a window that overlaps a peak is an error that names the key,
+//! because a typo in a battery schedule must never be silently ignored.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Where the configuration lives on a GX unless `--config` or the environment says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/data/zcell-scheduler/config.toml";
+/// The environment variable that overrides [`DEFAULT_CONFIG_PATH`].
+pub const CONFIG_ENV: &str = "ZCELL_SCHEDULER_CONFIG";
+/// A window may span at most this much wall-clock time, so that even on the night the clocks
+/// go back (one extra hour) it fits the GX slot's 16-bit duration of 65 535 s.
+pub const MAX_WINDOW_MINUTES: u32 = 17 * 60;
+
+/// Errors in the configuration. All of them exit with code 2 before any device is touched.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot read config {path}: {source}; create it (see the README's example) or pass --config FILE"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A wall-clock time of day with minute resolution, written `HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClockTime {
+    minutes: u16,
+}
+
+impl ClockTime {
+    pub fn new(hour: u32, minute: u32) -> Option<Self> {
+        (hour < 24 && minute < 60).then(|| ClockTime {
+            minutes: (hour * 60 + minute) as u16,
+        })
+    }
+
+    /// Minutes since midnight, 0..1440.
+    pub fn minutes(self) -> u32 {
+        u32::from(self.minutes)
+    }
+
+    pub fn naive(self) -> NaiveTime {
+        NaiveTime::from_hms_opt(self.minutes() / 60, self.minutes() % 60, 0).unwrap_or(NaiveTime::MIN)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let (h, m) = text.split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let hour: u32 = h.parse().ok()?;
+        let minute: u32 = m.parse().ok()?;
+        ClockTime::new(hour, minute)
+    }
+
+    pub fn from_naive(time: NaiveTime) -> Self {
+        ClockTime {
+            minutes: (time.hour() * 60 + time.minute()) as u16,
+        }
+    }
+}
+
+impl fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.minutes() / 60, self.minutes() % 60)
+    }
+}
+
+/// Which days of the week a window applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaySet {
+    All,
+    /// Monday to Friday, except holidays.
+    Weekdays,
+    /// Saturday, Sunday and holidays.
+    Weekends,
+    /// Exactly these calendar days; holidays do not change them.
+    Days(BTreeSet<u8>),
+}
+
+impl DaySet {
+    /// Whether a window of this set applies on `date`.
+    pub fn contains(&self, date: NaiveDate, holidays: &BTreeSet<NaiveDate>) -> bool {
+        let weekend =
+            matches!(date.weekday(), Weekday::Sat | Weekday::Sun) || holidays.contains(&date);
+        match self {
+            DaySet::All => true,
+            DaySet::Weekdays => !weekend,
+            DaySet::Weekends => weekend,
+            DaySet::Days(days) => days.contains(&(date.weekday().num_days_from_monday() as u8)),
+        }
+    }
+}
+
+impl fmt::Display for DaySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DaySet::All => f.write_str("every day"),
+            DaySet::Weekdays => f.write_str("weekdays"),
+            DaySet::Weekends => f.write_str("weekends"),
+            DaySet::Days(days) => {
+                let names: Vec<&str> = days.iter().map(|d| DAY_NAMES[usize::from(*d)]).collect();
+                f.write_str(&names.join(","))
+            }
+        }
+    }
+}
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A wall-clock window, half-open: `[start, end)`. `end <= start` means it ends the next day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The key it came from, e.g. `schedule.normal[1]`, used in reasons and errors.
+    pub key: String,
+    pub start: ClockTime,
+    pub end: ClockTime,
+    pub days: DaySet,
+    /// Months 1-12 in which it applies.
+    pub months: BTreeSet<u8>,
+    /// Target SoC, % (charge windows only; 0 for peaks).
+    pub soc: u8,
+}
+
+impl Window {
+    /// Wall-clock length in minutes (1..1440).
+    pub fn minutes(&self) -> u32 {
+        (self.end.minutes() + 1440 - self.start.minutes()) % 1440
+    }
+
+    /// Whether an instance starting on `date` exists (day and month allowed).
+    pub fn applies_on(&self, date: NaiveDate, holidays: &BTreeSet<NaiveDate>) -> bool {
+        self.months.contains(&(date.month() as u8)) && self.days.contains(date, holidays)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BmsConfig {
+    pub url: String,
+    pub timeout_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GxConfig {
+    pub host: String,
+    pub port: u16,
+    pub unit: u8,
+    pub timeout_s: u64,
+    pub take_over_dess: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub holidays: BTreeSet<NaiveDate>,
+    pub battery_capacity_kwh: f64,
+    pub reserve_soc: Option<u8>,
+    pub maintenance_min_soc: u8,
+    pub maintenance_lead_hours: u32,
+    pub grid_charge: bool,
+    pub normal: Vec<Window>,
+    pub maintenance: Vec<Window>,
+    pub after_maintenance: Vec<Window>,
+}
+
+/// How the EV charger is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvVia {
+    /// Through the GX's evcharger service (registers 38xx).
+    Gx,
+    /// The charger's own Modbus-TCP server (registers 50xx).
+    Evcs,
+}
+
+/// Which charger mode to put back when a kick ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreMode {
+    Previous,
+    Auto,
+    Manual,
+    Scheduled,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvConfig {
+    pub enabled: bool,
+    pub via: EvVia,
+    pub host: Option<String>,
+    pub port: u16,
+    pub unit: u8,
+    pub current_a: u16,
+    pub min_battery_soc: f64,
+    pub start_below_w: u32,
+    pub stop_above_w: u32,
+    pub phases: Vec<u8>,
+    pub restore_mode: RestoreMode,
+    pub state_file: PathBuf,
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub timezone: Tz,
+    pub bms: BmsConfig,
+    pub gx: GxConfig,
+    pub peaks: Vec<Window>,
+    pub schedule: Schedule,
+    pub ev: Option<EvConfig>,
+}
+
+// ---- the file's shape, as serde sees it ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    timezone: Option<String>,
+    bms: Option<RawBms>,
+    gx: Option<RawGx>,
+    peak: Option<Vec<RawWindow>>,
+    #[serde(default)]
+    schedule: RawSchedule,
+    ev: Option<RawEv>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBms {
+    url: Option<String>,
+    timeout_s: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGx {
+    host: Option<String>,
+    port: Option<u16>,
+    unit: Option<u8>,
+    timeout_s: Option<u64>,
+    take_over_dess: Option<bool>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawDays {
+    Named(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    days: Option<RawDays>,
+    months: Option<Vec<i64>>,
+    start: String,
+    end: String,
+    soc: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    holidays: Option<Vec<String>>,
+    battery_capacity_kwh: Option<f64>,
+    reserve_soc: Option<i64>,
+    maintenance_min_soc: Option<i64>,
+    maintenance_lead_hours: Option<u32>,
+    grid_charge: Option<bool>,
+    normal: Option<Vec<RawWindow>>,
+    maintenance: Option<Vec<RawWindow>>,
+    after_maintenance: Option<Vec<RawWindow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEv {
+    enabled: Option<bool>,
+    via: Option<EvVia>,
+    host: Option<String>,
+    port: Option<u16>,
+    unit: Option<u8>,
+    current_a: Option<i64>,
+    min_battery_soc: Option<f64>,
+    start_below_w: Option<u32>,
+    stop_above_w: Option<u32>,
+    phases: Option<Vec<i64>>,
+    restore_mode: Option<RestoreMode>,
+    state_file: Option<PathBuf>,
+}
+
+fn raw_window(days: &str, start: &str, end: &str, soc: Option<i64>) -> RawWindow {
+    RawWindow {
+        days: Some(RawDays::Named(days.to_string())),
+        months: None,
+        start: start.to_string(),
+        end: end.to_string(),
+        soc,
+    }
+}
+
+/// Command-line values that take precedence over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `HOST` or `HOST:PORT`.
+    pub gx: Option<String>,
+    pub bms: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`, applying command-line overrides.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, overrides).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        build(raw, overrides)
+    }
+
+    /// The GX address as `host:port`.
+    pub fn gx_address(&self) -> String {
+        join_host_port(&self.gx.host, self.gx.port)
+    }
+}
+
+/// `host:port`, bracketing IPv6 literals.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn soc_value(key: &str, value: i64) -> Result<u8, ConfigError> {
+    u8::try_from(value)
+        .ok()
+        .filter(|v| *v <= 100)
+        .ok_or_else(|| ConfigError::invalid(key, format!("SoC {value} is outside 0-100")))
+}
+
+fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
+    let bad = || ConfigError::invalid("--gx", format!("`{text}` is not HOST or HOST:PORT"));
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, tail) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => Some(p.parse().map_err(|_| bad())?),
+            None if tail.is_empty() => None,
+            None => return Err(bad()),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            if host.is_empty() {
+                return Err(bad());
+            }
+            Ok((host.to_string(), Some(port.parse().map_err(|_| bad())?)))
+        }
+        _ if text.is_empty() => Err(bad()),
+        _ => Ok((text.to_string(), None)),
+    }
+}
+
+fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let zone_text = overrides
+        .timezone
+        .clone()
+        .or(raw.timezone)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "timezone",
+                "is required: the IANA zone of all wall-clock times, e.g. \"Australia/Hobart\"",
+            )
+        })?;
+    let timezone: Tz = zone_text.parse().map_err(|_| {
+        ConfigError::invalid(
+            "timezone",
+            format!("`{zone_text}` is not an IANA time zone (e.g. \"Australia/Hobart\")"),
+        )
+    })?;
+
+    let raw_bms = raw.bms.unwrap_or(RawBms {
+        url: None,
+        timeout_s: None,
+    });
+    let bms_url = overrides.bms.clone().or(raw_bms.url).ok_or_else(|| {
+        ConfigError::invalid("bms.url", "is required, e.g. \"http://192.168.1.50:3000\"")
+    })?;
+    if !bms_url.starts_with("http://") {
+        return Err(ConfigError::invalid(
+            "bms.url",
+            format!("`{bms_url}` must start with http:// (the BMS serves plain HTTP)"),
+        ));
+    }
+    let bms = BmsConfig {
+        url: bms_url.trim_end_matches('/').to_string(),
+        timeout_s: timeout_value("bms.timeout_s", raw_bms.timeout_s.unwrap_or(5))?,
+    };
+
+    let raw_gx = raw.gx.unwrap_or(RawGx {
+        host: None,
+        port: None,
+        unit: None,
+        timeout_s: None,
+        take_over_dess: None,
+    });
+    let (mut gx_host, mut gx_port) = (raw_gx.host, raw_gx.port.unwrap_or(502));
+    if let Some(text) = &overrides.gx {
+        let (host, port) = parse_gx_override(text)?;
+        gx_host = Some(host);
+        if let Some(port) = port {
+            gx_port = port;
+        }
+    }
+    let gx = GxConfig {
+        host: gx_host
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| ConfigError::invalid("gx.host", "is required, e.g. \"192.168.1.60\""))?,
+        port: gx_port,
+        unit: raw_gx.unit.unwrap_or(100),
+        timeout_s: timeout_value("gx.timeout_s", raw_gx.timeout_s.unwrap_or(5))?,
+        take_over_dess: raw_gx.take_over_dess.unwrap_or(false),
+    };
+
+    let raw_peaks = raw.peak.unwrap_or_else(|| {
+        vec![
+            raw_window("weekdays", "07:00", "10:00", None),
+            raw_window("weekdays", "16:00", "21:00", None),
+        ]
+    });
+    let peaks = raw_peaks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| window(&format!("peak[{i}]"), w, false))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let s = raw.schedule;
+    let mut holidays = BTreeSet::new();
+    for (i, text) in s.holidays.unwrap_or_default().iter().enumerate() {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            ConfigError::invalid(
+                format!("schedule.holidays[{i}]"),
+                format!("`{text}` is not a date like \"2026-12-25\""),
+            )
+        })?;
+        holidays.insert(date);
+    }
+    let capacity = s.battery_capacity_kwh.unwrap_or(10.0);
+    if !(capacity > 0.0 && capacity * 10.0 <= f64::from(u16::MAX)) {
+        return Err(ConfigError::invalid(
+            "schedule.battery_capacity_kwh",
+            format!("{capacity} must be above 0 and at most 6553.5 kWh"),
+        ));
+    }
+    let windows = |name: &str, raw: Vec<RawWindow>| -> Result<Vec<Window>, ConfigError> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, w)| window(&format!("schedule.{name}[{i}]"), w, true))
+            .collect()
+    };
+    let schedule = Schedule {
+        holidays,
+        battery_capacity_kwh: capacity,
+        reserve_soc: s
+            .reserve_soc
+            .map(|v| soc_value("schedule.reserve_soc", v))
+            .transpose()?,
+        maintenance_min_soc: soc_value(
+            "schedule.maintenance_min_soc",
+            s.maintenance_min_soc.unwrap_or(0),
+        )?,
+        maintenance_lead_hours: s.maintenance_lead_hours.unwrap_or(24),
+        grid_charge: s.grid_charge.unwrap_or(true),
+        normal: windows(
+            "normal",
+            s.normal.unwrap_or_else(|| {
+                vec![
+                    raw_window("all", "10:00", "16:00", Some(100)),
+                    raw_window("all", "21:00", "07:00", Some(100)),
+                ]
+            }),
+        )?,
+        maintenance: windows(
+            "maintenance",
+            s.maintenance
+                .unwrap_or_else(|| vec![raw_window("all", "13:00", "16:00", Some(50))]),
+        )?,
+        after_maintenance: windows(
+            "after_maintenance",
+            s.after_maintenance
+                .unwrap_or_else(|| vec![raw_window("all", "03:00", "07:00", Some(100))]),
+        )?,
+    };
+    if schedule.maintenance_lead_hours > 24 * 14 {
+        return Err(ConfigError::invalid(
+            "schedule.maintenance_lead_hours",
+            "must be at most 336 (two weeks)",
+        ));
+    }
+
+    let charge_windows = schedule
+        .normal
+        .iter()
+        .chain(&schedule.maintenance)
+        .chain(&schedule.after_maintenance);
+    for charge in charge_windows {
+        for peak in &peaks {
+            if let Some(date) = overlap_date(charge, peak, &schedule.holidays) {
+                return Err(ConfigError::invalid(
+                    charge.key.clone(),
+                    format!(
+                        "{}-{} overlaps {} ({}-{}) on days both apply (e.g. {}); \
+                         the battery must stay free to discharge in peaks",
+                        charge.start,
+                        charge.end,
+                        peak.key,
+                        peak.start,
+                        peak.end,
+                        date.format("%a %Y-%m-%d")
+                    ),
+                ));
+            }
+        }
+    }
+
+    let ev = raw.ev.map(build_ev).transpose()?;
+
+    Ok(Config {
+        timezone,
+        bms,
+        gx,
+        peaks,
+        schedule,
+        ev,
+    })
+}
+
+fn timeout_value(key: &str, value: u64) -> Result<u64, ConfigError> {
+    if (1..=60).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!("{value} must be 1-60 seconds"),
+        ))
+    }
+}
+
+fn build_ev(raw: RawEv) -> Result<EvConfig, ConfigError> {
+    let via = raw.via.unwrap_or(EvVia::Gx);
+    let current = raw.current_a.unwrap_or(6);
+    if !(6..=32).contains(&current) {
+        return Err(ConfigError::invalid(
+            "ev.current_a",
+            format!("{current} A must be 6-32 (6 A is the least IEC 61851 allows)"),
+        ));
+    }
+    let min_soc = raw.min_battery_soc.unwrap_or(10.0);
+    if !(0.0..=100.0).contains(&min_soc) {
+        return Err(ConfigError::invalid(
+            "ev.min_battery_soc",
+            format!("{min_soc} is outside 0-100"),
+        ));
+    }
+    let mut phases = Vec::new();
+    for p in raw.phases.unwrap_or_else(|| vec![1, 2, 3]) {
+        match u8::try_from(p) {
+            Ok(n @ 1..=3) if !phases.contains(&n) => phases.push(n),
+            _ => {
+                return Err(ConfigError::invalid(
+                    "ev.phases",
+                    format!("{p} is not a phase 1, 2 or 3 (each at most once)"),
+                ));
+            }
+        }
+    }
+    if phases.is_empty() {
+        return Err(ConfigError::invalid("ev.phases", "needs at least one phase"));
+    }
+    let start_below_w = raw.start_below_w.unwrap_or(1000);
+    let stop_above_w = raw.stop_above_w.unwrap_or(2500);
+    if stop_above_w < start_below_w {
+        return Err(ConfigError::invalid(
+            "ev.stop_above_w",
+            format!("{stop_above_w} W is below ev.start_below_w ({start_below_w} W)"),
+        ));
+    }
+    if via == EvVia::Evcs && raw.host.as_deref().is_none_or(str::is_empty) {
+        return Err(ConfigError::invalid(
+            "ev.host",
+            "is required with via = \"evcs\": the charger's own IP address",
+        ));
+    }
+    Ok(EvConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        via,
+        host: raw.host,
+        port: raw.port.unwrap_or(502),
+        unit: raw.unit.unwrap_or(match via {
+            EvVia::Gx => 40,
+            EvVia::Evcs => 1,
+        }),
+        current_a: current as u16,
+        min_battery_soc: min_soc,
+        start_below_w,
+        stop_above_w,
+        phases,
+        restore_mode: raw.restore_mode.unwrap_or(RestoreMode::Previous),
+        state_file: raw
+            .state_file
+            .unwrap_or_else(|| PathBuf::from("/data/zcell-scheduler/ev-kick.json")),
+    })
+}
+
+fn window(key: &str, raw: &RawWindow, charge: bool) -> Result<Window, ConfigError> {
+    let time = |name: &str, text: &str| {
+        ClockTime::parse(text).ok_or_else(|| {
+            ConfigError::invalid(
+                format!("{key}.{name}"),
+                format!("`{text}` is not a time HH:MM between 00:00 and 23:59"),
+            )
+        })
+    };
+    let start = time("start", &raw.start)?;
+    let end = time("end", &raw.end)?;
+    if start == end {
+        return Err(ConfigError::invalid(
+            format!("{key}.end"),
+            format!("equals start ({start}): a window needs a length"),
+        ));
+    }
+    let days = match &raw.days {
+        None => DaySet::All,
+        Some(RawDays::Named(name)) => match name.as_str() {
+            "all" => DaySet::All,
+            "weekdays" => DaySet::Weekdays,
+            "weekends" => DaySet::Weekends,
+            other => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.days"),
+                    format!(
+                        "`{other}` is not \"all\", \"weekdays\", \"weekends\" or a list like [\"mon\", \"tue\"]"
+                    ),
+                ));
+            }
+        },
+        Some(RawDays::List(names)) => {
+            let mut set = BTreeSet::new();
+            for name in names {
+                let day: Weekday = name.to_ascii_lowercase().parse().map_err(|_| {
+                    ConfigError::invalid(
+                        format!("{key}.days"),
+                        format!("`{name}` is not a day name (mon, tue, wed, thu, fri, sat, sun)"),
+                    )
+                })?;
+                let index = day.num_days_from_monday();
+                set.insert(index as u8);
+            }
+            if set.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.days"),
+                    "an empty list never applies; remove the window instead",
+                ));
+            }
+            DaySet::Days(set)
+        }
+    };
+    let months = match &raw.months {
+        None => (1..=12).collect(),
+        Some(list) => {
+            let mut set = BTreeSet::new();
+            for m in list {
+                match u8::try_from(*m) {
+                    Ok(n @ 1..=12) => {
+                        set.insert(n);
+                    }
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            format!("{key}.months"),
+                            format!("{m} is not a month 1-12"),
+                        ));
+                    }
+                }
+            }
+            if set.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.months"),
+                    "an empty list never applies; remove the window instead",
+                ));
+            }
+            set
+        }
+    };
+    let soc = match (charge, raw.soc) {
+        (true, Some(v)) => soc_value(&format!("{key}.soc"), v)?,
+        (true, None) => 100,
+        (false, Some(_)) => {
+            return Err(ConfigError::invalid(
+                format!("{key}.soc"),
+                "a peak window has no SoC",
+            ));
+        }
+        (false, None) => 0,
+    };
+    let w = Window {
+        key: key.to_string(),
+        start,
+        end,
+        days,
+        months,
+        soc,
+    };
+    if charge && w.minutes() > MAX_WINDOW_MINUTES {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "{start}-{end} is {} h {} min; at most 17 h fits the GX slot (65 535 s) on every night",
+                w.minutes() / 60,
+                w.minutes() % 60
+            ),
+        ));
+    }
+    Ok(w)
+}
+
+/// The first date on which an instance of `charge` and an instance of `peak` overlap in
+/// wall-clock time, if any.
+///
+/// Whether a window applies depends only on the weekday, the month and whether the date is a
+/// holiday, so checking every date of eight consecutive years (every weekday in every month,
+/// leap years included) plus each holiday covers every case.
+fn overlap_date(
+    charge: &Window,
+    peak: &Window,
+    holidays: &BTreeSet<NaiveDate>,
+) -> Option<NaiveDate> {
+    let first = NaiveDate::from_ymd_opt(2024, 1, 1)?;
+    let years = (0..8 * 366).filter_map(|n| first.checked_add_days(chrono::Days::new(n)));
+    let holiday_days = holidays.iter().flat_map(|h| h.pred_opt().into_iter().chain([*h]));
+    years.chain(holiday_days).find(|&day| {
+        // Instances starting on `day` and on the day before (which may run into `day`).
+        let intervals = |w: &Window| -> Vec<(i64, i64)> {
+            [(day.pred_opt(), -1440i64), (Some(day), 0)]
+                .into_iter()
+                .filter_map(|(d, offset)| {
+                    let d = d?;
+                    w.applies_on(d, holidays).then(|| {
+                        let start = offset + i64::from(w.start.minutes());
+                        (start, start + i64::from(w.minutes()))
+                    })
+                })
+                .collect()
+        };
+        let peaks = intervals(peak);
+        intervals(charge)
+            .iter()
+            .any(|c| peaks.iter().any(|p| c.0 < p.1 && p.0 < c.1))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+timezone = "Australia/Hobart"
+[bms]
+url = "http://127.0.0.1:3000"
+[gx]
+host = "127.0.0.1"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, &Overrides::default())
+    }
+
+    fn err_text(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => String::from("<accepted>"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_reproduce_the_original_schedule() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.timezone, chrono_tz::Australia::Hobart);
+        assert_eq!(c.gx.port, 502);
+        assert_eq!(c.gx.unit, 100);
+        assert_eq!(c.peaks.len(), 2);
+        assert_eq!(c.peaks[1].start.to_string(), "16:00");
+        assert_eq!(c.schedule.normal.len(), 2);
+        assert_eq!(c.schedule.normal[1].minutes(), 10 * 60);
+        assert_eq!(c.schedule.maintenance[0].soc, 50);
+        assert_eq!(c.schedule.after_maintenance[0].start.to_string(), "03:00");
+        assert_eq!(c.schedule.reserve_soc, None);
+        assert!(c.ev.is_none());
+    }
+
+    #[test]
+    fn required_keys_are_named() {
+        assert!(err_text("[bms]\nurl='http://x'\n[gx]\nhost='x'").contains("`timezone`"));
+        assert!(err_text("timezone='UTC'\n[gx]\nhost='x'").contains("`bms.url`"));
+        assert!(err_text("timezone='UTC'\n[bms]\nurl='http://x'").contains("`gx.host`"));
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_key() {
+        let cases = [
+            ("timezone = \"Mars/Olympus\"", "timezone"),
+            ("[schedule]\nreserve_soc = 101", "schedule.reserve_soc"),
+            ("[schedule]\nbogus = 1", "bogus"),
+            (
+                "[[schedule.normal]]\nstart = \"24:00\"\nend = \"07:00\"",
+                "schedule.normal[0].start",
+            ),
+            (
+                "[[schedule.normal]]\nstart = \"11:00\"\nend = \"11:00\"",
+                "schedule.normal[0].end",
+            ),
+            (
+                "[[schedule.normal]]\nstart = \"21:00\"\nend = \"15:00\"",
+                "schedule.normal[0]",
+            ),
+            (
+                "[[schedule.normal]]\nstart = \"09:00\"\nend = \"11:00\"",
+                "overlaps peak[0]",
+            ),
+            (
+                "[[schedule.maintenance]]\nstart = \"10:00\"\nend = \"12:00\"\nsoc = -1",
+                "schedule.maintenance[0].soc",
+            ),
+            (
+                "[[peak]]\ndays = \"someday\"\nstart = \"07:00\"\nend = \"09:00\"",
+                "peak[0].days",
+            ),
+            (
+                "[[peak]]\nmonths = [13]\nstart = \"07:00\"\nend = \"09:00\"",
+                "peak[0].months",
+            ),
+        ];
+        for (extra, key) in cases {
+            let text = if extra.starts_with("timezone") {
+                MINIMAL.replace("timezone = \"Australia/Hobart\"", extra)
+            } else {
+                format!("{MINIMAL}\n{extra}\n")
+            };
+            let e = err_text(&text);
+            assert!(e.contains(key), "{extra:?}: expected {key:?} in {e:?}");
+        }
+    }
+
+    #[test]
+    fn seventeen_hours_is_the_longest_window() {
+        let ok = format!(
+            "{MINIMAL}[[peak]]\ndays=['sun']\nstart='11:00'\nend='12:00'\n[[schedule.normal]]\nstart = \"14:00\"\nend = \"07:00\"\n"
+        );
+        assert!(parse(&ok).is_ok(), "{}", err_text(&ok));
+        let long = ok.replace("14:00", "13:59");
+        assert!(err_text(&long).contains("17 h"));
+    }
+
+    #[test]
+    fn touching_windows_do_not_overlap() {
+        let text = format!(
+            "{MINIMAL}[[schedule.normal]]\nstart = \"10:00\"\nend = \"16:00\"\n[[schedule.normal]]\nstart = \"21:00\"\nend = \"07:00\"\n"
+        );
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn overlap_only_matters_on_days_both_apply() {
+        // A weekend-only morning charge does not clash with weekday peaks...
+        let weekend = format!(
+            "{MINIMAL}[[schedule.normal]]\ndays = \"weekends\"\nstart = \"06:00\"\nend = \"12:00\"\n"
+        );
+        assert!(parse(&weekend).is_ok(), "{}", err_text(&weekend));
+        // ...but an explicit Wednesday peak on a holiday Wednesday does.
+        let holiday = format!(
+            "{MINIMAL}[[peak]]\ndays = [\"wed\"]\nstart = \"07:00\"\nend = \"09:00\"\n[schedule]\nholidays = [\"2026-12-23\"]\n[[schedule.normal]]\ndays = \"weekends\"\nstart = \"06:00\"\nend = \"12:00\"\n"
+        );
+        assert!(err_text(&holiday).contains("2026-12-23"), "{}", err_text(&holiday));
+        // A Friday-night charge that runs into a Saturday peak clashes on Saturday.
+        let overnight = format!(
+            "{MINIMAL}[[peak]]\ndays = [\"sat\"]\nstart = \"05:00\"\nend = \"06:00\"\n[[schedule.normal]]\ndays = [\"fri\"]\nstart = \"22:00\"\nend = \"07:00\"\n"
+        );
+        assert!(err_text(&overnight).contains("overlaps peak[0]"));
+        // Months: a winter-only charge does not clash with a summer-only peak.
+        let months = format!(
+            "{MINIMAL}[[peak]]\nmonths = [12, 1, 2]\nstart = \"11:00\"\nend = \"12:00\"\n[[schedule.normal]]\nmonths = [6, 7, 8]\nstart = \"10:00\"\nend = \"15:00\"\n"
+        );
+        assert!(parse(&months).is_ok(), "{}", err_text(&months));
+    }
+
+    #[test]
+    fn overrides_win() {
+        let o = Overrides {
+            gx: Some("10.9.9.9:1502".into()),
+            bms: Some("http://127.0.0.1:9".into()),
+            timezone: Some("Europe/London".into()),
+        };
+        let c = Config::parse(MINIMAL, &o).unwrap();
+        assert_eq!(c.gx_address(), "10.9.9.9:1502");
+        assert_eq!(c.bms.url, "http://127.0.0.1:9");
+        assert_eq!(c.timezone, chrono_tz::Europe::London);
+        let o = Overrides {
+            gx: Some("gx.local".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(Config::parse(MINIMAL, &o).unwrap().gx_address(), "gx.local:502");
+    }
+
+    #[test]
+    fn ev_section() {
+        let c = parse(&format!("{MINIMAL}[ev]\n")).unwrap();
+        let ev = c.ev.unwrap();
+        assert_eq!((ev.via, ev.unit, ev.current_a), (EvVia::Gx, 40, 6));
+        assert!(err_text(&format!("{MINIMAL}[ev]\ncurrent_a = 5\n")).contains("ev.current_a"));
+        assert!(err_text(&format!("{MINIMAL}[ev]\nvia = \"evcs\"\n")).contains("ev.host"));
+        let evcs = parse(&format!("{MINIMAL}[ev]\nvia = \"evcs\"\nhost = \"127.0.0.1\"\n"))
+            .unwrap()
+            .ev
+            .unwrap();
+        assert_eq!(evcs.unit, 1);
+    }
+}

@@ -1,0 +1,518 @@
+//! The scheduling rules: a pure function from (config, instant, BMS reading) to a plan.
+//!
+//! Nothing here does I/O. The plan says which charge window the GX's one writable slot should
+//! hold and which ESS minimum SoC to set, with the reasons in words. Turning that into register
+//! writes against what the GX holds now is `writes`' job.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::bms::BmsReading;
+use crate::clock::{self, Instance};
+use crate::config::{Config, Window};
+
+/// How far ahead the next window may start and still be put in the slot.
+pub const LOOKAHEAD: TimeDelta = TimeDelta::hours(24);
+
+/// Which list a charge window came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    Normal,
+    Maintenance,
+    AfterMaintenance,
+}
+
+/// Where the site stands in its maintenance cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Maintenance is further away than the lead time.
+    Normal,
+    /// Maintenance is due within the lead time but not yet.
+    Approaching,
+    /// Maintenance is due (or overdue) and no battery has started it: drain.
+    Due,
+    /// A battery is running its maintenance cycle.
+    Active,
+    /// The BMS could not be read: the safe state.
+    Unknown,
+}
+
+/// The two phases the rules speak of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Normal,
+    Maintenance,
+}
+
+impl Stage {
+    pub fn phase(self) -> Phase {
+        match self {
+            Stage::Normal => Phase::Normal,
+            _ => Phase::Maintenance,
+        }
+    }
+}
+
+/// One dated instance of a charge window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Slot {
+    pub kind: WindowKind,
+    /// The config key, e.g. `schedule.normal[0]`.
+    pub window: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub soc: u8,
+}
+
+impl Slot {
+    fn new(kind: WindowKind, window: &Window, instance: Instance) -> Slot {
+        Slot {
+            kind,
+            window: window.key.clone(),
+            start: instance.start,
+            end: instance.end,
+            soc: window.soc,
+        }
+    }
+
+    /// True elapsed seconds from start to end.
+    pub fn duration_s(&self) -> i64 {
+        (self.end - self.start).num_seconds()
+    }
+
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// What the rules decided, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub now: DateTime<Utc>,
+    pub stage: Stage,
+    pub phase: Phase,
+    /// When the site's maintenance is due (earliest over all batteries); `None` in the safe state.
+    pub due: Option<DateTime<Utc>>,
+    /// Whether any battery is running its maintenance cycle.
+    pub active: bool,
+    /// Every candidate window instance within the timeline, in start order.
+    pub candidates: Vec<Slot>,
+    /// What the GX's slot should hold; `None` clears it.
+    pub slot: Option<Slot>,
+    /// The ESS minimum SoC to set, %; `None` leaves register 2901 alone.
+    pub min_soc: Option<u8>,
+    /// The decisions, in words.
+    pub reasons: Vec<String>,
+}
+
+/// A short local rendering of an instant: `Tue 19:40`.
+pub fn short_local(tz: Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz).format("%a %H:%M").to_string()
+}
+
+/// A signed duration in words: `12 h 40 min`, `-3 h 05 min`.
+pub fn span(d: TimeDelta) -> String {
+    let minutes = d.num_minutes();
+    let sign = if minutes < 0 { "-" } else { "" };
+    let m = minutes.unsigned_abs();
+    if m >= 60 {
+        format!("{sign}{} h {:02} min", m / 60, m % 60)
+    } else {
+        format!("{sign}{m} min")
+    }
+}
+
+/// The rules: decide the slot and the minimum SoC from the BMS reading at `now`.
+pub fn plan(config: &Config, now: DateTime<Utc>, bms: &BmsReading) -> Plan {
+    let tz = config.timezone;
+    let s = &config.schedule;
+    let due = bms.due(now);
+    let active = bms.any_stripping();
+    let lead = TimeDelta::hours(i64::from(s.maintenance_lead_hours));
+
+    let stage = if active {
+        Stage::Active
+    } else if now < due - lead {
+        Stage::Normal
+    } else if now < due {
+        Stage::Approaching
+    } else {
+        Stage::Due
+    };
+
+    let mut reasons = Vec::new();
+    let due_words = format!(
+        "maintenance due {} ({})",
+        short_local(tz, due),
+        if due >= now {
+            format!("in {}", span(due - now))
+        } else {
+            format!("overdue by {}", span(now - due))
+        }
+    );
+    let stripping: Vec<String> = bms
+        .batteries
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.is_stripping)
+        .map(|(i, _)| format!("battery {}", i + 1))
+        .collect();
+    reasons.push(match stage {
+        Stage::Normal => format!(
+            "{due_words}, more than {} h away → normal windows",
+            s.maintenance_lead_hours
+        ),
+        Stage::Approaching => format!(
+            "{due_words}, within {} h → maintenance windows before it, after-maintenance windows from it",
+            s.maintenance_lead_hours
+        ),
+        Stage::Due => format!(
+            "{due_words} and no battery has started it → no charge window: the battery must drain until the BMS starts the cycle"
+        ),
+        Stage::Active | Stage::Unknown => format!(
+            "maintenance cycle running on {} → only after-maintenance windows that start from now",
+            stripping.join(", ")
+        ),
+    });
+
+    let instances = |windows: &[Window], kind: WindowKind| -> Vec<Slot> {
+        windows
+            .iter()
+            .flat_map(|w| {
+                clock::instances(w, tz, &s.holidays, now, 2, 3)
+                    .into_iter()
+                    .map(move |i| Slot::new(kind, w, i))
+            })
+            .collect()
+    };
+    let mut candidates: Vec<Slot> = match stage {
+        Stage::Normal => instances(&s.normal, WindowKind::Normal),
+        Stage::Approaching => {
+            let mut c: Vec<Slot> = instances(&s.maintenance, WindowKind::Maintenance)
+                .into_iter()
+                .filter(|slot| slot.end <= due)
+                .collect();
+            c.extend(
+                instances(&s.after_maintenance, WindowKind::AfterMaintenance)
+                    .into_iter()
+                    .filter(|slot| slot.start >= due),
+            );
+            c
+        }
+        Stage::Due | Stage::Unknown => Vec::new(),
+        Stage::Active => instances(&s.after_maintenance, WindowKind::AfterMaintenance)
+            .into_iter()
+            .filter(|slot| slot.start >= now)
+            .collect(),
+    };
+    // Stable: equal starts keep config order.
+    candidates.sort_by_key(|slot| slot.start);
+
+    let slot = choose(&candidates, now);
+    match &slot {
+        Some(chosen) if chosen.contains(now) => reasons.push(format!(
+            "{} {}-{} is running now → slot: charge to {} % until {}",
+            chosen.window,
+            short_local(tz, chosen.start),
+            short_local(tz, chosen.end),
+            chosen.soc,
+            short_local(tz, chosen.end)
+        )),
+        Some(chosen) => reasons.push(format!(
+            "next window {} starts {} (in {}) → slot: charge to {} % from {} to {}",
+            chosen.window,
+            short_local(tz, chosen.start),
+            span(chosen.start - now),
+            chosen.soc,
+            short_local(tz, chosen.start),
+            short_local(tz, chosen.end)
+        )),
+        None if stage == Stage::Due => reasons.push("slot cleared".to_string()),
+        None => reasons.push(format!(
+            "no candidate window running or starting within {} h → slot cleared; the GX runs plain ESS",
+            LOOKAHEAD.num_hours()
+        )),
+    }
+
+    let min_soc = s.reserve_soc.map(|reserve| match stage.phase() {
+        Phase::Normal => reserve,
+        Phase::Maintenance => s.maintenance_min_soc,
+    });
+    if let Some(m) = min_soc {
+        reasons.push(match stage.phase() {
+            Phase::Normal => format!("normal phase → ESS minimum SoC {m} % (reserve_soc)"),
+            Phase::Maintenance => {
+                format!("maintenance phase → ESS minimum SoC {m} % (maintenance_min_soc)")
+            }
+        });
+    }
+
+    Plan {
+        now,
+        stage,
+        phase: stage.phase(),
+        due: Some(due),
+        active,
+        candidates,
+        slot,
+        min_soc,
+        reasons,
+    }
+}
+
+/// The safe state for when the BMS cannot be read: no charge window, and the maintenance
+/// minimum SoC if the tool manages 2901 at all. Holding charge it cannot justify could block
+/// a maintenance cycle.
+pub fn safe_plan(config: &Config, now: DateTime<Utc>, why: &str) -> Plan {
+    let s = &config.schedule;
+    let min_soc = s.reserve_soc.map(|_| s.maintenance_min_soc);
+    let mut reasons = vec![format!(
+        "BMS not usable ({why}) → safe state: slot cleared so the battery can drain"
+    )];
+    if let Some(m) = min_soc {
+        reasons.push(format!("safe state → ESS minimum SoC {m} % (maintenance_min_soc)"));
+    }
+    Plan {
+        now,
+        stage: Stage::Unknown,
+        phase: Phase::Maintenance,
+        due: None,
+        active: false,
+        candidates: Vec::new(),
+        slot: None,
+        min_soc,
+        reasons,
+    }
+}
+
+/// The candidate running now, or else the next to start within [`LOOKAHEAD`].
+fn choose(candidates: &[Slot], now: DateTime<Utc>) -> Option<Slot> {
+    candidates
+        .iter()
+        .find(|c| c.contains(now))
+        .or_else(|| {
+            candidates
+                .iter()
+                .filter(|c| c.start > now && c.start - now <= LOOKAHEAD)
+                .min_by_key(|c| c.start)
+        })
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bms::Battery;
+    use crate::config::Overrides;
+    use chrono::NaiveDate;
+    use chrono_tz::Australia::Hobart;
+
+    const CONFIG: &str = r#"
+timezone = "Australia/Hobart"
+[bms]
+url = "http://127.0.0.1:3000"
+[gx]
+host = "127.0.0.1"
+[schedule]
+holidays = ["2026-12-25"]
+reserve_soc = 30
+"#;
+
+    fn config() -> Config {
+        Config::parse(CONFIG, &Overrides::default()).unwrap()
+    }
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        clock::to_instant(
+            Hobart,
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(h, min, 0)
+                .unwrap(),
+        )
+    }
+
+    fn battery(due_in_s: i64, stripping: bool) -> Battery {
+        Battery {
+            state_of_charge: 80.0,
+            is_stripping: stripping,
+            strip_pump_run_target: 259_200,
+            strip_pump_run_timer: 259_200 - due_in_s,
+        }
+    }
+
+    fn reading(batteries: Vec<Battery>) -> BmsReading {
+        BmsReading { batteries }
+    }
+
+    fn local_slot(p: &Plan) -> Option<(String, String, u8)> {
+        p.slot.as_ref().map(|s| {
+            (
+                s.start.with_timezone(&Hobart).format("%a %d %H:%M").to_string(),
+                s.end.with_timezone(&Hobart).format("%a %d %H:%M").to_string(),
+                s.soc,
+            )
+        })
+    }
+
+    fn slot(start: &str, end: &str, soc: u8) -> Option<(String, String, u8)> {
+        Some((start.to_string(), end.to_string(), soc))
+    }
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn normal_weekday_morning_and_evening() {
+        let c = config();
+        // Mon 23 Nov 2026, maintenance two days away.
+        let p = plan(&c, at(2026, 11, 23, 7, 0), &reading(vec![battery(2 * DAY, false)]));
+        assert_eq!(p.stage, Stage::Normal);
+        assert_eq!(local_slot(&p), slot("Mon 23 10:00", "Mon 23 16:00", 100));
+        assert_eq!(p.min_soc, Some(30));
+        let p = plan(&c, at(2026, 11, 23, 21, 0), &reading(vec![battery(2 * DAY, false)]));
+        assert_eq!(local_slot(&p), slot("Mon 23 21:00", "Tue 24 07:00", 100));
+        assert_eq!(p.slot.as_ref().unwrap().duration_s(), 10 * 3600);
+    }
+
+    #[test]
+    fn maintenance_day_then_due_then_active() {
+        let c = config();
+        let due = at(2026, 11, 24, 19, 40);
+        let morning = at(2026, 11, 24, 7, 0);
+        let b = battery((due - morning).num_seconds(), false);
+        let p = plan(&c, morning, &reading(vec![b]));
+        assert_eq!(p.stage, Stage::Approaching);
+        assert_eq!(p.phase, Phase::Maintenance);
+        assert_eq!(local_slot(&p), slot("Tue 24 13:00", "Tue 24 16:00", 50));
+        assert_eq!(p.min_soc, Some(0));
+        assert!(p.reasons[0].contains("maintenance due Tue 19:40"), "{:?}", p.reasons);
+        // The after-maintenance window is a candidate, starting after due.
+        assert!(p.candidates.iter().any(|s| s.kind == WindowKind::AfterMaintenance
+            && s.start == at(2026, 11, 25, 3, 0)));
+
+        // 21:00, due has passed and nothing strips yet: drain, no window.
+        let evening = at(2026, 11, 24, 21, 0);
+        let p = plan(&c, evening, &reading(vec![battery((due - evening).num_seconds(), false)]));
+        assert_eq!(p.stage, Stage::Due);
+        assert_eq!(p.slot, None);
+        assert!(p.candidates.is_empty());
+
+        // 21:00 with the cycle running: refill from 03:00.
+        let p = plan(&c, evening, &reading(vec![battery((due - evening).num_seconds(), true)]));
+        assert_eq!(p.stage, Stage::Active);
+        assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
+
+        // 04:00 still stripping: the running after-maintenance window started before now, so
+        // it is dropped; the next one (tomorrow 03:00, 23 h away) is taken instead.
+        let late = at(2026, 11, 25, 4, 0);
+        let p = plan(&c, late, &reading(vec![battery(-3600, true)]));
+        assert_eq!(local_slot(&p), slot("Thu 26 03:00", "Thu 26 07:00", 100));
+
+    }
+
+    #[test]
+    fn maintenance_window_that_would_end_after_due_is_left_out() {
+        let c = config();
+        let morning = at(2026, 11, 24, 7, 0);
+        let due = at(2026, 11, 24, 15, 0);
+        let p = plan(&c, morning, &reading(vec![battery((due - morning).num_seconds(), false)]));
+        // 13:00-16:00 ends after 15:00 → not a candidate; next is 03:00 tomorrow, 20 h away.
+        assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
+    }
+
+    #[test]
+    fn earliest_due_over_several_batteries_and_any_stripping() {
+        let c = config();
+        let now = at(2026, 11, 23, 7, 0);
+        let p = plan(
+            &c,
+            now,
+            &reading(vec![battery(3 * DAY, false), battery(10 * 3600, false)]),
+        );
+        assert_eq!(p.stage, Stage::Approaching);
+        assert_eq!(p.due, Some(now + TimeDelta::hours(10)));
+        let p = plan(&c, now, &reading(vec![battery(3 * DAY, false), battery(DAY, true)]));
+        assert_eq!(p.stage, Stage::Active);
+        assert!(p.reasons[0].contains("battery 2"), "{:?}", p.reasons);
+    }
+
+    #[test]
+    fn no_reserve_soc_leaves_minimum_soc_alone() {
+        let text = CONFIG.replace("reserve_soc = 30", "");
+        let c = Config::parse(&text, &Overrides::default()).unwrap();
+        let p = plan(&c, at(2026, 11, 23, 7, 0), &reading(vec![battery(2 * DAY, false)]));
+        assert_eq!(p.min_soc, None);
+        let safe = safe_plan(&c, at(2026, 11, 23, 7, 0), "refused");
+        assert_eq!((safe.slot, safe.min_soc), (None, None));
+        let safe = safe_plan(&config(), at(2026, 11, 23, 7, 0), "refused");
+        assert_eq!(safe.min_soc, Some(0));
+    }
+
+    #[test]
+    fn daylight_saving_nights_have_true_lengths() {
+        let c = config();
+        let far = reading(vec![battery(3 * DAY, false)]);
+        // Sat 4 Apr 2026 21:00: the clocks go back at 03:00 → 11 h.
+        let p = plan(&c, at(2026, 4, 4, 21, 0), &far);
+        assert_eq!(p.slot.as_ref().unwrap().duration_s(), 11 * 3600);
+        // Sat 3 Oct 2026 21:00: the clocks go forward at 02:00 → 9 h.
+        let p = plan(&c, at(2026, 10, 3, 21, 0), &far);
+        assert_eq!(p.slot.as_ref().unwrap().duration_s(), 9 * 3600);
+        assert_eq!(local_slot(&p), slot("Sat 03 21:00", "Sun 04 07:00", 100));
+    }
+
+    #[test]
+    fn holidays_and_weekends_follow_the_days_setting() {
+        let text = format!(
+            "{CONFIG}[[schedule.normal]]\ndays = \"weekends\"\nstart = \"08:00\"\nend = \"12:00\"\n[[schedule.normal]]\ndays = \"weekdays\"\nstart = \"10:00\"\nend = \"16:00\"\n"
+        );
+        let c = Config::parse(&text, &Overrides::default()).unwrap();
+        let far = reading(vec![battery(3 * DAY, false)]);
+        // Friday 25 Dec 2026 is a holiday: the weekend window applies.
+        let p = plan(&c, at(2026, 12, 25, 7, 0), &far);
+        assert_eq!(local_slot(&p), slot("Fri 25 08:00", "Fri 25 12:00", 100));
+        // Thursday 24 Dec is a weekday.
+        let p = plan(&c, at(2026, 12, 24, 7, 0), &far);
+        assert_eq!(local_slot(&p), slot("Thu 24 10:00", "Thu 24 16:00", 100));
+        // Saturday 26 Dec.
+        let p = plan(&c, at(2026, 12, 26, 7, 0), &far);
+        assert_eq!(local_slot(&p), slot("Sat 26 08:00", "Sat 26 12:00", 100));
+    }
+
+    #[test]
+    fn next_window_more_than_a_day_away_is_not_taken() {
+        let text = format!(
+            "{CONFIG}[[schedule.normal]]\ndays = [\"sat\"]\nstart = \"10:00\"\nend = \"16:00\"\n"
+        );
+        let c = Config::parse(&text, &Overrides::default()).unwrap();
+        let far = reading(vec![battery(5 * DAY, false)]);
+        // Thu 09:00 → Sat 10:00 is 49 h away.
+        let p = plan(&c, at(2026, 11, 26, 9, 0), &far);
+        assert_eq!(p.slot, None);
+        // Fri 11:00 → 23 h away.
+        let p = plan(&c, at(2026, 11, 27, 11, 0), &far);
+        assert_eq!(local_slot(&p), slot("Sat 28 10:00", "Sat 28 16:00", 100));
+    }
+
+    #[test]
+    fn window_end_is_exclusive() {
+        let c = config();
+        let far = reading(vec![battery(3 * DAY, false)]);
+        let p = plan(&c, at(2026, 11, 23, 16, 0), &far);
+        assert_eq!(local_slot(&p), slot("Mon 23 21:00", "Tue 24 07:00", 100));
+        let p = plan(&c, at(2026, 11, 23, 15, 59), &far);
+        assert_eq!(local_slot(&p), slot("Mon 23 10:00", "Mon 23 16:00", 100));
+    }
+
+    #[test]
+    fn same_inputs_same_plan() {
+        let c = config();
+        let r = reading(vec![battery(30_000, false)]);
+        let now = at(2026, 11, 23, 7, 0);
+        assert_eq!(plan(&c, now, &r), plan(&c, now, &r));
+    }
+}

@@ -1,0 +1,220 @@
+//! The Modbus register map, as data.
+//!
+//! Each register the tool touches is one [`Register`] constant: address, D-Bus path, type,
+//! scale, unit and access, as in Victron's published list (see the reference notes in the
+//! README). [`BLOCKS`] lists the ranges the GX really serves, because a read that spans an
+//! address the GX lacks fails whole; reads are coalesced only inside one block.
+
+/// How a register's raw words are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    U16,
+    I16,
+    /// Two registers, high word first.
+    I32,
+}
+
+impl Kind {
+    pub fn words(self) -> u16 {
+        match self {
+            Kind::I32 => 2,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// One register (or register pair) of the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Register {
+    pub address: u16,
+    pub name: &'static str,
+    pub path: &'static str,
+    pub kind: Kind,
+    /// The raw value is the physical value times this.
+    pub scale: u16,
+    pub unit: &'static str,
+    pub access: Access,
+}
+
+impl Register {
+    /// The addresses this register occupies, end exclusive.
+    pub fn span(&self) -> std::ops::Range<u16> {
+        self.address..self.address + self.kind.words()
+    }
+}
+
+macro_rules! register {
+    ($const:ident, $addr:expr, $name:expr, $path:expr, $kind:ident, $scale:expr, $unit:expr, $access:ident) => {
+        pub const $const: Register = Register {
+            address: $addr,
+            name: $name,
+            path: $path,
+            kind: Kind::$kind,
+            scale: $scale,
+            unit: $unit,
+            access: Access::$access,
+        };
+    };
+}
+
+// com.victronenergy.system and .settings, unit 100.
+register!(AC_CONSUMPTION_L1, 817, "AC loads L1", "/Ac/Consumption/L1/Power", U16, 1, "W", Read);
+register!(AC_CONSUMPTION_L2, 818, "AC loads L2", "/Ac/Consumption/L2/Power", U16, 1, "W", Read);
+register!(AC_CONSUMPTION_L3, 819, "AC loads L3", "/Ac/Consumption/L3/Power", U16, 1, "W", Read);
+register!(BATTERY_POWER, 842, "battery power", "/Dc/Battery/Power", I16, 1, "W", Read);
+register!(BATTERY_SOC, 843, "battery SoC", "/Dc/Battery/Soc", U16, 1, "%", Read);
+register!(ESS_STATE, 2900, "ESS state", "/Settings/CGwacs/BatteryLife/State", U16, 1, "", Write);
+register!(ESS_MIN_SOC, 2901, "ESS minimum SoC", "/Settings/CGwacs/BatteryLife/MinimumSocLimit", U16, 10, "%", Write);
+register!(HUB4_MODE, 2902, "ESS mode (Hub4Mode)", "/Settings/CGwacs/Hub4Mode", U16, 1, "", Write);
+register!(DESS_ACTIVE, 5400, "Dynamic ESS active", "/DynamicEss/Active", U16, 1, "", Read);
+register!(DESS_ERROR, 5404, "Dynamic ESS error", "/DynamicEss/ErrorCode", U16, 1, "", Read);
+register!(DESS_TARGET_SOC, 5407, "Dynamic ESS target SoC", "/DynamicEss/TargetSoc", U16, 1, "%", Read);
+register!(DESS_CAPACITY, 5420, "Dynamic ESS battery capacity", "/Settings/DynamicEss/BatteryCapacity", U16, 10, "kWh", Write);
+register!(DESS_MODE, 5423, "Dynamic ESS mode", "/Settings/DynamicEss/Mode", U16, 1, "", Write);
+register!(SLOT_FEED_IN, 5424, "slot 0 AllowGridFeedIn", "/Settings/DynamicEss/Schedule/0/AllowGridFeedIn", U16, 1, "", Write);
+register!(SLOT_DURATION, 5425, "slot 0 Duration", "/Settings/DynamicEss/Schedule/0/Duration", U16, 1, "s", Write);
+register!(SLOT_RESTRICTIONS, 5426, "slot 0 Restrictions", "/Settings/DynamicEss/Schedule/0/Restrictions", U16, 1, "", Write);
+register!(SLOT_SOC, 5427, "slot 0 Soc", "/Settings/DynamicEss/Schedule/0/Soc", U16, 1, "%", Write);
+register!(SLOT_START, 5428, "slot 0 Start", "/Settings/DynamicEss/Schedule/0/Start", I32, 1, "unix s", Write);
+register!(SLOT_STRATEGY, 5430, "slot 0 Strategy", "/Settings/DynamicEss/Schedule/0/Strategy", U16, 1, "", Write);
+
+// The EV charging station through the GX's evcharger service (unit 40 by default).
+register!(GX_EV_MAX_CURRENT, 3814, "EVCS max current", "/MaxCurrent", U16, 1, "A", Write);
+register!(GX_EV_MODE, 3815, "EVCS mode", "/Mode", U16, 1, "", Write);
+register!(GX_EV_POWER, 3821, "EVCS power", "/Ac/Power", U16, 1, "W", Read);
+register!(GX_EV_STATUS, 3824, "EVCS status", "/Status", U16, 1, "", Read);
+register!(GX_EV_SET_CURRENT, 3825, "EVCS set current", "/SetCurrent", U16, 1, "A", Write);
+register!(GX_EV_START_STOP, 3826, "EVCS start/stop", "/StartStop", U16, 1, "", Write);
+
+// The EV charging station's own Modbus-TCP server (unit 1).
+register!(EVCS_MODE, 5009, "EVCS mode", "charger mode", U16, 1, "", Write);
+register!(EVCS_START_STOP, 5010, "EVCS start/stop", "charger start/stop", U16, 1, "", Write);
+register!(EVCS_POWER, 5014, "EVCS power", "charger power", U16, 1, "W", Read);
+register!(EVCS_STATUS, 5015, "EVCS status", "charger status", U16, 1, "", Read);
+register!(EVCS_SET_CURRENT, 5016, "EVCS set current", "charger set current", U16, 1, "A", Write);
+register!(EVCS_MAX_CURRENT, 5017, "EVCS max current", "charger max current", U16, 1, "A", Write);
+
+/// The slot's seven registers, written together in one FC16 request.
+pub const SLOT: [Register; 6] = [
+    SLOT_FEED_IN,
+    SLOT_DURATION,
+    SLOT_RESTRICTIONS,
+    SLOT_SOC,
+    SLOT_START,
+    SLOT_STRATEGY,
+];
+/// First address and word count of the slot.
+pub const SLOT_BASE: u16 = 5424;
+pub const SLOT_WORDS: u16 = 7;
+
+/// Restriction bit: battery → grid blocked.
+pub const RESTRICT_BATTERY_TO_GRID: u16 = 1;
+/// Restriction bit: grid → battery blocked.
+pub const RESTRICT_GRID_TO_BATTERY: u16 = 2;
+
+/// Ranges a device serves, inclusive; a read must not cross an address outside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub first: u16,
+    pub last: u16,
+}
+
+/// The readable blocks on the GX's unit 100 and its evcharger service, and on the EVCS itself.
+pub const BLOCKS: [Block; 9] = [
+    Block { first: 800, last: 919 },
+    Block { first: 2700, last: 2724 },
+    Block { first: 2900, last: 2903 },
+    Block { first: 4701, last: 4704 },
+    Block { first: 5400, last: 5407 },
+    Block { first: 5420, last: 5430 },
+    Block { first: 5700, last: 5707 },
+    Block { first: 3800, last: 3847 },
+    Block { first: 5009, last: 5018 },
+];
+
+/// One read request: `count` registers from `first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRange {
+    pub first: u16,
+    pub count: u16,
+}
+
+/// The fewest read requests that cover `registers`: one per block touched, from the lowest to
+/// the highest address needed in it. A register outside every block is an error naming it.
+pub fn coalesce(registers: &[Register]) -> Result<Vec<ReadRange>, u16> {
+    coalesce_spans(registers.iter().map(Register::span))
+}
+
+/// As [`coalesce`], for address ranges (end exclusive).
+pub fn coalesce_spans(
+    spans: impl IntoIterator<Item = std::ops::Range<u16>>,
+) -> Result<Vec<ReadRange>, u16> {
+    let mut ranges: Vec<(Block, u16, u16)> = Vec::new();
+    for span in spans {
+        if span.is_empty() {
+            continue;
+        }
+        let block = BLOCKS
+            .iter()
+            .find(|b| b.first <= span.start && span.end - 1 <= b.last)
+            .ok_or(span.start)?;
+        match ranges.iter_mut().find(|(b, _, _)| b == block) {
+            Some((_, lo, hi)) => {
+                *lo = (*lo).min(span.start);
+                *hi = (*hi).max(span.end);
+            }
+            None => ranges.push((*block, span.start, span.end)),
+        }
+    }
+    let mut out: Vec<ReadRange> = ranges
+        .into_iter()
+        .map(|(_, lo, hi)| ReadRange {
+            first: lo,
+            count: hi - lo,
+        })
+        .collect();
+    out.sort_by_key(|r| r.first);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_is_contiguous() {
+        let mut next = SLOT_BASE;
+        for r in SLOT {
+            assert_eq!(r.address, next, "{}", r.name);
+            next += r.kind.words();
+        }
+        assert_eq!(next - SLOT_BASE, SLOT_WORDS);
+    }
+
+    #[test]
+    fn coalesces_within_blocks_only() {
+        let ranges = coalesce(&[ESS_MIN_SOC, ESS_STATE, DESS_CAPACITY, SLOT_STRATEGY, HUB4_MODE]).unwrap();
+        assert_eq!(
+            ranges,
+            vec![
+                ReadRange { first: 2900, count: 3 },
+                ReadRange { first: 5420, count: 11 }
+            ]
+        );
+        // 5407 and 5420 are in different blocks: two requests, never one across 5408-5419.
+        let ranges = coalesce(&[DESS_TARGET_SOC, DESS_CAPACITY]).unwrap();
+        assert_eq!(ranges.len(), 2);
+    }
+
+    #[test]
+    fn unknown_addresses_are_refused() {
+        let bogus = Register { address: 5410, ..DESS_MODE };
+        assert_eq!(coalesce(&[bogus]), Err(5410));
+    }
+}
