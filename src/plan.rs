@@ -114,6 +114,16 @@ pub fn short_local(tz: Tz, t: DateTime<Utc>) -> String {
     t.with_timezone(&tz).format("%a %H:%M").to_string()
 }
 
+/// A local span: `Tue 13:00-16:00`, or `Mon 21:00-Tue 07:00` across midnight.
+pub fn local_span(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
+    if s.date_naive() == e.date_naive() {
+        format!("{}-{}", s.format("%a %H:%M"), e.format("%H:%M"))
+    } else {
+        format!("{}-{}", s.format("%a %H:%M"), e.format("%a %H:%M"))
+    }
+}
+
 /// A signed duration in words: `12 h 40 min`, `-3 h 05 min`.
 pub fn span(d: TimeDelta) -> String {
     let minutes = d.num_minutes();
@@ -215,21 +225,19 @@ pub fn plan(config: &Config, now: DateTime<Utc>, bms: &BmsReading) -> Plan {
     let slot = choose(&candidates, now);
     match &slot {
         Some(chosen) if chosen.contains(now) => reasons.push(format!(
-            "{} {}-{} is running now → slot: charge to {} % until {}",
+            "{} {} is running now → slot: charge to {} % until {}",
             chosen.window,
-            short_local(tz, chosen.start),
-            short_local(tz, chosen.end),
+            local_span(tz, chosen.start, chosen.end),
             chosen.soc,
             short_local(tz, chosen.end)
         )),
         Some(chosen) => reasons.push(format!(
-            "next window {} starts {} (in {}) → slot: charge to {} % from {} to {}",
+            "next window {} starts {} (in {}) → slot: {} charge to {} %",
             chosen.window,
             short_local(tz, chosen.start),
             span(chosen.start - now),
+            local_span(tz, chosen.start, chosen.end),
             chosen.soc,
-            short_local(tz, chosen.start),
-            short_local(tz, chosen.end)
         )),
         None if stage == Stage::Due => reasons.push("slot cleared".to_string()),
         None => reasons.push(format!(

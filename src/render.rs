@@ -217,10 +217,16 @@ pub fn timeline(config: &Config, plan: &Plan) -> String {
     let mut days = String::new();
     for (i, (s, _)) in cells.iter().enumerate() {
         let local = s.with_timezone(&tz);
-        if i % 6 == 0 && hours.chars().count() <= i {
+        if i % 6 == 0 {
             hours += &format!("{:<6}", local.format("%H"));
         }
-        if (i == 0 || local.format("%H").to_string() == "00") && days.chars().count() <= i {
+        // A day's name at its midnight column; today's at the start if it fits before that.
+        let midnight = local.format("%H").to_string() == "00";
+        let first_midnight = cells
+            .iter()
+            .position(|(c, _)| c.with_timezone(&tz).format("%H").to_string() == "00")
+            .unwrap_or(cells.len());
+        if (midnight || (i == 0 && first_midnight >= 12)) && days.chars().count() <= i {
             while days.chars().count() < i {
                 days.push(' ');
             }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::gx::{GxError, GxSettings};
-use crate::plan::{Plan, Slot, short_local};
+use crate::plan::{Plan, Slot, local_span};
 use crate::registers::{self as reg, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_BATTERY};
 
 /// Dynamic ESS mode values.
@@ -90,12 +90,7 @@ pub fn describe_slot_words(words: &[u16; 7], tz: Tz) -> String {
     match DateTime::<Utc>::from_timestamp(start, 0) {
         Some(t) => {
             let end = t + chrono::TimeDelta::seconds(i64::from(words[1]));
-            format!(
-                "{}-{} to {} %",
-                short_local(tz, t),
-                short_local(tz, end),
-                words[3]
-            )
+            format!("{} to {} %", local_span(tz, t, end), words[3])
         }
         None => format!("start {start}, {} s, to {} %", words[1], words[3]),
     }
@@ -143,9 +138,8 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
     if !slot_matches(&gx.slot, &wanted) {
         let what = match &plan.slot {
             Some(s) => format!(
-                "{}-{} charge to {} % ({}{})",
-                short_local(tz, s.start),
-                short_local(tz, s.end),
+                "{} charge to {} % ({}{})",
+                local_span(tz, s.start, s.end),
                 s.soc,
                 s.window,
                 if config.schedule.grid_charge {

@@ -1,0 +1,60 @@
+//! Runs the BMS simulator on its own:
+//! `cargo run --example bms_sim -- [--port N] [--mode M] [--scenario FILE] [--seconds S]`.
+//!
+//! Without `--scenario` it serves one battery at 63.4 % with maintenance due in 20 hours.
+//! Prints `listening 127.0.0.1:PORT` first.
+
+#[path = "sim/bms.rs"]
+mod bms;
+
+use std::time::{Duration, Instant};
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let seconds: u64 = value("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3600);
+    let body = match value("--scenario") {
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("cannot read scenario {path}: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        None => bms::scenario(&[bms::battery(63.4, false, 20 * 3600)]),
+    };
+    let mode = match value("--mode").as_deref().map(bms::Mode::parse) {
+        None => bms::Mode::Ok,
+        Some(Some(m)) => m,
+        Some(None) => {
+            eprintln!("unknown --mode; use ok, http500, http404, hang, stall, malformed, huge");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let sim = match bms::BmsSim::start_on(body, port) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    sim.state().mode = mode;
+    println!("listening {}", sim.addr);
+    let started = Instant::now();
+    let mut last = u64::MAX;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(200));
+        let s = sim.state();
+        if s.requests != last {
+            println!("requests {} bytes_out {}", s.requests, s.bytes_out);
+            last = s.requests;
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,58 @@
+//! Runs the GX simulator on its own: `cargo run --example gx_sim -- [--port N] [--fault F] [--seconds S]`.
+//!
+//! Prints `listening 127.0.0.1:PORT` on its first line, then a counter line every second while
+//! the counts change, so a script can read how many Modbus requests a run cost.
+
+#[path = "sim/gx.rs"]
+mod gx;
+
+use std::time::{Duration, Instant};
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let seconds: u64 = value("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3600);
+    let fault = match value("--fault").as_deref().map(gx::Fault::parse) {
+        None => gx::Fault::None,
+        Some(Some(f)) => f,
+        Some(None) => {
+            eprintln!("unknown --fault; use none, hang, close-mid-response, wrong-transaction-id, old-firmware, drop-writes");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let units = if args.iter().any(|a| a == "--evcs") {
+        [(1u8, gx::evcs_unit())].into_iter().collect()
+    } else {
+        [(100u8, gx::gx_unit()), (40u8, gx::evcharger_unit())].into_iter().collect()
+    };
+    let sim = match gx::GxSim::start_with(units, port) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    sim.state().fault = fault;
+    println!("listening {}", sim.addr);
+    let started = Instant::now();
+    let mut last = (u64::MAX, u64::MAX);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(200));
+        let s = sim.state();
+        let now = (s.requests, s.bytes_in + s.bytes_out);
+        if now != last {
+            println!(
+                "requests {} writes {} bytes_in {} bytes_out {}",
+                s.requests, s.write_requests, s.bytes_in, s.bytes_out
+            );
+            last = now;
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,375 @@
+//! A Victron GX simulator: a real Modbus-TCP server on loopback.
+//!
+//! It serves unit 100 (system and settings) and unit 40 (the evcharger service) with the
+//! readable blocks of the real GX, answers exceptions as the GX does (02 for an address it
+//! lacks or a read-only register, 03 for a bad quantity, 0x0A for a unit with no service),
+//! and, like the GX's settings store, acknowledges an out-of-range write and silently drops
+//! it. It counts requests and bytes, logs every write, and can misbehave on purpose (`Fault`).
+//! It also serves an EV charging station's own Modbus-TCP server (unit 1, registers 50xx)
+//! when started with [`GxSim::start_evcs`].
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Ways to misbehave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Accept the connection, read requests, never answer.
+    Hang,
+    /// Send half of the first response, then close.
+    CloseMidResponse,
+    /// Answer with a transaction id one higher than asked.
+    WrongTransactionId,
+    /// Firmware before v3.50: exception 02 for anything in 5400-5430.
+    OldFirmware,
+    /// Acknowledge every write and store none of them.
+    DropWrites,
+}
+
+impl Fault {
+    pub fn parse(text: &str) -> Option<Fault> {
+        Some(match text {
+            "none" => Fault::None,
+            "hang" => Fault::Hang,
+            "close-mid-response" => Fault::CloseMidResponse,
+            "wrong-transaction-id" => Fault::WrongTransactionId,
+            "old-firmware" => Fault::OldFirmware,
+            "drop-writes" => Fault::DropWrites,
+            _ => return None,
+        })
+    }
+}
+
+/// One served unit: readable blocks, writable registers with their accepted ranges, values.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub blocks: Vec<(u16, u16)>,
+    pub writable: BTreeMap<u16, (u16, u16)>,
+    pub values: BTreeMap<u16, u16>,
+}
+
+/// Everything the simulator holds and has counted.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub units: BTreeMap<u8, Unit>,
+    pub fault: Fault,
+    pub requests: u64,
+    pub write_requests: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// (unit, first address, values) of every write request, dropped or not.
+    pub writes: Vec<(u8, u16, Vec<u16>)>,
+    pub connections: u64,
+}
+
+impl State {
+    pub fn get(&self, unit: u8, address: u16) -> u16 {
+        self.units
+            .get(&unit)
+            .and_then(|u| u.values.get(&address).copied())
+            .unwrap_or(0)
+    }
+
+    pub fn set(&mut self, unit: u8, address: u16, value: u16) {
+        if let Some(u) = self.units.get_mut(&unit) {
+            u.values.insert(address, value);
+        }
+    }
+
+    /// The slot 0 registers 5424-5430.
+    pub fn slot(&self) -> [u16; 7] {
+        let mut s = [0u16; 7];
+        for (i, v) in s.iter_mut().enumerate() {
+            *v = self.get(100, 5424 + i as u16);
+        }
+        s
+    }
+
+    pub fn reset_counters(&mut self) {
+        self.requests = 0;
+        self.write_requests = 0;
+        self.bytes_in = 0;
+        self.bytes_out = 0;
+        self.writes.clear();
+        self.connections = 0;
+    }
+}
+
+/// The GX as shipped with ESS optimized, Dynamic ESS off, no capacity, an empty slot.
+pub fn gx_unit() -> Unit {
+    let blocks = vec![
+        (800, 919),
+        (2700, 2724),
+        (2900, 2903),
+        (4701, 4704),
+        (5400, 5407),
+        (5420, 5430),
+        (5700, 5707),
+    ];
+    let writable: BTreeMap<u16, (u16, u16)> = [
+        (2900, (1, 12)),
+        (2901, (0, 1000)),
+        (2902, (1, 3)),
+        (5420, (1, 65535)),
+        (5423, (0, 4)),
+        (5424, (0, 1)),
+        (5425, (0, 65535)),
+        (5426, (0, 3)),
+        (5427, (0, 100)),
+        (5428, (0, 65535)),
+        (5429, (0, 65535)),
+        (5430, (0, 1)),
+    ]
+    .into_iter()
+    .collect();
+    let values: BTreeMap<u16, u16> = [
+        (817, 350),
+        (818, 0),
+        (819, 0),
+        (842, (-400i16) as u16),
+        (843, 64),
+        (2900, 10),
+        (2901, 100),
+        (2902, 1),
+        (5404, 3),
+        (5420, 0),
+        (5423, 0),
+    ]
+    .into_iter()
+    .collect();
+    Unit {
+        blocks,
+        writable,
+        values,
+    }
+}
+
+/// The GX's evcharger service (unit 40): an EV connected, auto mode, not charging.
+pub fn evcharger_unit() -> Unit {
+    Unit {
+        blocks: vec![(3800, 3847)],
+        writable: [(3814, (6, 32)), (3815, (0, 2)), (3825, (0, 32)), (3826, (0, 1))]
+            .into_iter()
+            .collect(),
+        values: [(3814, 32), (3815, 1), (3821, 0), (3824, 1), (3825, 16), (3826, 0)]
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// An EVCS's own server (unit 1, registers 50xx).
+pub fn evcs_unit() -> Unit {
+    Unit {
+        blocks: vec![(5000, 5030)],
+        writable: [(5009, (0, 2)), (5010, (0, 1)), (5016, (0, 32)), (5017, (6, 32))]
+            .into_iter()
+            .collect(),
+        values: [(5009, 1), (5010, 0), (5014, 0), (5015, 1), (5016, 16), (5017, 32), (5026, 0)]
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// A running simulator. Its threads end with the process; each connection is bounded in time.
+pub struct GxSim {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl GxSim {
+    /// A GX with unit 100 and the evcharger service on unit 40, on an ephemeral loopback port.
+    pub fn start() -> std::io::Result<GxSim> {
+        let units = [(100u8, gx_unit()), (40u8, evcharger_unit())].into_iter().collect();
+        GxSim::start_with(units, 0)
+    }
+
+    /// An EV charging station's own Modbus server (unit 1).
+    pub fn start_evcs() -> std::io::Result<GxSim> {
+        GxSim::start_with([(1u8, evcs_unit())].into_iter().collect(), 0)
+    }
+
+    pub fn start_with(units: BTreeMap<u8, Unit>, port: u16) -> std::io::Result<GxSim> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State {
+            units,
+            fault: Fault::None,
+            requests: 0,
+            write_requests: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            writes: Vec::new(),
+            connections: 0,
+        }));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, shared));
+            }
+        });
+        Ok(GxSim { addr, state })
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+    lock(&state).connections += 1;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_nodelay(true);
+    loop {
+        let mut header = [0u8; 7];
+        if stream.read_exact(&mut header).is_err() {
+            return;
+        }
+        let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+        if !(2..=254).contains(&len) {
+            return;
+        }
+        let mut pdu = vec![0u8; len - 1];
+        if stream.read_exact(&mut pdu).is_err() {
+            return;
+        }
+        let tid = u16::from_be_bytes([header[0], header[1]]);
+        let unit = header[6];
+        let (fault, reply) = {
+            let mut s = lock(&state);
+            s.requests += 1;
+            s.bytes_in += (7 + pdu.len()) as u64;
+            let fault = s.fault;
+            (fault, handle(&mut s, unit, &pdu))
+        };
+        let answer_tid = if fault == Fault::WrongTransactionId {
+            tid.wrapping_add(1)
+        } else {
+            tid
+        };
+        let mut frame = Vec::with_capacity(7 + reply.len());
+        frame.extend_from_slice(&answer_tid.to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+        frame.extend_from_slice(&((reply.len() + 1) as u16).to_be_bytes());
+        frame.push(unit);
+        frame.extend_from_slice(&reply);
+        match fault {
+            Fault::Hang => {
+                // Hold the connection open without answering, bounded so the thread ends.
+                std::thread::sleep(Duration::from_secs(30));
+                return;
+            }
+            Fault::CloseMidResponse => {
+                let _ = stream.write_all(&frame[..frame.len() / 2]);
+                return;
+            }
+            _ => {}
+        }
+        lock(&state).bytes_out += frame.len() as u64;
+        if stream.write_all(&frame).is_err() {
+            return;
+        }
+    }
+}
+
+fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
+    match s.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn exception(function: u8, code: u8) -> Vec<u8> {
+    vec![function | 0x80, code]
+}
+
+fn handle(s: &mut State, unit_id: u8, pdu: &[u8]) -> Vec<u8> {
+    let function = pdu.first().copied().unwrap_or(0);
+    let word = |i: usize| -> Option<u16> { Some(u16::from_be_bytes([*pdu.get(i)?, *pdu.get(i + 1)?])) };
+    let fault = s.fault;
+    let Some(unit) = s.units.get_mut(&unit_id) else {
+        return exception(function, 0x0A);
+    };
+    let old_firmware = |a: u16| fault == Fault::OldFirmware && (5400..=5430).contains(&a);
+    let readable = |u: &Unit, a: u16| u.blocks.iter().any(|(f, l)| *f <= a && a <= *l) && !old_firmware(a);
+    match function {
+        3 | 4 => {
+            let (Some(first), Some(count)) = (word(1), word(3)) else {
+                return exception(function, 0x03);
+            };
+            if count == 0 || count > 125 {
+                return exception(function, 0x03);
+            }
+            let addresses = first..first.saturating_add(count);
+            if addresses.clone().any(|a| !readable(unit, a)) {
+                return exception(function, 0x02);
+            }
+            let mut out = vec![function, (count * 2) as u8];
+            for a in addresses {
+                out.extend_from_slice(&unit.values.get(&a).copied().unwrap_or(0).to_be_bytes());
+            }
+            out
+        }
+        6 | 16 => {
+            let Some(first) = word(1) else {
+                return exception(function, 0x03);
+            };
+            let values: Vec<u16> = if function == 6 {
+                match word(3) {
+                    Some(v) => vec![v],
+                    None => return exception(function, 0x03),
+                }
+            } else {
+                let count = usize::from(word(3).unwrap_or(0));
+                if count == 0 || count > 123 || pdu.get(5).copied() != Some((count * 2) as u8) {
+                    return exception(function, 0x03);
+                }
+                match (0..count).map(|i| word(6 + 2 * i)).collect::<Option<Vec<u16>>>() {
+                    Some(v) => v,
+                    None => return exception(function, 0x03),
+                }
+            };
+            let addresses = first..first.saturating_add(values.len() as u16);
+            if addresses
+                .clone()
+                .any(|a| !unit.writable.contains_key(&a) || old_firmware(a))
+            {
+                return exception(function, 0x02);
+            }
+            if fault != Fault::DropWrites {
+                for (a, v) in addresses.zip(&values) {
+                    // The settings store acknowledges an out-of-range value and drops it.
+                    if let Some((lo, hi)) = unit.writable.get(&a) {
+                        if (*lo..=*hi).contains(v) {
+                            unit.values.insert(a, *v);
+                        }
+                    }
+                }
+            }
+            s.write_requests += 1;
+            s.writes.push((unit_id, first, values.clone()));
+            if function == 6 {
+                pdu.to_vec()
+            } else {
+                let mut out = vec![16];
+                out.extend_from_slice(&first.to_be_bytes());
+                out.extend_from_slice(&(values.len() as u16).to_be_bytes());
+                out
+            }
+        }
+        _ => exception(function, 0x01),
+    }
+}
