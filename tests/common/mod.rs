@@ -1,0 +1,147 @@
+//! Shared helpers for the end-to-end tests: a site of simulators on loopback, a config for it,
+//! and a bounded run of the real binary.
+#![allow(dead_code)]
+
+#[path = "../../examples/sim/bms.rs"]
+pub mod bms;
+#[path = "../../examples/sim/gx.rs"]
+pub mod gx;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_zcell-scheduler");
+/// No run of the binary may take longer than this in a test.
+pub const RUN_LIMIT: Duration = Duration::from_secs(45);
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("zcell-test-{}-{tag}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Runs the binary with `args` and `envs`, killing it (and failing) past [`RUN_LIMIT`].
+pub fn run_bin(args: &[&str], envs: &[(&str, &str)]) -> Run {
+    run_command(BIN, args, envs)
+}
+
+pub fn run_command(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .env_remove("ZCELL_SCHEDULER_CONFIG")
+        .envs(envs.iter().copied())
+        .env("TZ", "America/Los_Angeles") // the host zone must never matter
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            panic!("{program} {args:?} ran longer than {RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out_thread.join().unwrap(),
+        stderr: err_thread.join().unwrap(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A GX and a BMS simulator with a config file pointing at them.
+pub struct Site {
+    pub gx: gx::GxSim,
+    pub bms: bms::BmsSim,
+    pub dir: TempDir,
+    pub config: PathBuf,
+}
+
+pub const DAY: i64 = 86_400;
+
+impl Site {
+    /// One battery at 70 %, maintenance due in `due_in_s`, `reserve_soc = 30`.
+    pub fn new(due_in_s: i64, stripping: bool) -> Site {
+        Site::with_body(bms::scenario(&[bms::battery(70.0, stripping, due_in_s)]), "reserve_soc = 30")
+    }
+
+    pub fn with_body(body: String, schedule_extra: &str) -> Site {
+        let gx = gx::GxSim::start().unwrap();
+        let bms = bms::BmsSim::start(body).unwrap();
+        let dir = TempDir::new("site");
+        let config = dir.0.join("config.toml");
+        let site = Site { gx, bms, dir, config };
+        site.write_config("", schedule_extra);
+        site
+    }
+
+    /// Writes the config: `top` goes into `[gx]`, `schedule` into `[schedule]`.
+    pub fn write_config(&self, gx_extra: &str, schedule: &str) {
+        let text = format!(
+            "timezone = \"Australia/Hobart\"\n\n[bms]\nurl = \"{}\"\ntimeout_s = 1\n\n[gx]\nhost = \"127.0.0.1\"\nport = {}\ntimeout_s = 1\n{gx_extra}\n\n[schedule]\nholidays = [\"2026-12-25\"]\n{schedule}\n",
+            self.bms.url(),
+            self.gx.port()
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    pub fn config_arg(&self) -> String {
+        self.config.display().to_string()
+    }
+
+    /// Runs `zcell-scheduler --config <site> <args…>`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let config = self.config_arg();
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        run_bin(&all, &[])
+    }
+}
+
+/// Unix seconds of a Hobart wall-clock time (no DST ambiguity in the dates used).
+pub fn slot_start(words: &[u16; 7]) -> i64 {
+    i64::from(((u32::from(words[4]) << 16) | u32::from(words[5])) as i32)
+}
