@@ -18,7 +18,9 @@ fn main() -> std::process::ExitCode {
             .cloned()
     };
     let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let seconds: u64 = value("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3600);
+    let seconds: u64 = value("--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3600);
     let body = match value("--scenario") {
         Some(path) => match std::fs::read_to_string(&path) {
             Ok(b) => b,

@@ -52,7 +52,10 @@ reserve_soc = 30
         ("status: what the devices report", &["status"]),
         ("plan: what apply would do, and why", &["plan"]),
         ("apply: one line per change", &["apply"]),
-        ("apply again: nothing to change, nothing written", &["apply", "-v"]),
+        (
+            "apply again: nothing to change, nothing written",
+            &["apply", "-v"],
+        ),
         ("status after apply", &["status"]),
     ];
     for (title, args) in steps {

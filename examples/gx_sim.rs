@@ -17,19 +17,25 @@ fn main() -> std::process::ExitCode {
             .cloned()
     };
     let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let seconds: u64 = value("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3600);
+    let seconds: u64 = value("--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3600);
     let fault = match value("--fault").as_deref().map(gx::Fault::parse) {
         None => gx::Fault::None,
         Some(Some(f)) => f,
         Some(None) => {
-            eprintln!("unknown --fault; use none, hang, close-mid-response, wrong-transaction-id, old-firmware, drop-writes");
+            eprintln!(
+                "unknown --fault; use none, hang, close-mid-response, wrong-transaction-id, old-firmware, drop-writes"
+            );
             return std::process::ExitCode::from(2);
         }
     };
     let units = if args.iter().any(|a| a == "--evcs") {
         [(1u8, gx::evcs_unit())].into_iter().collect()
     } else {
-        [(100u8, gx::gx_unit()), (40u8, gx::evcharger_unit())].into_iter().collect()
+        [(100u8, gx::gx_unit()), (40u8, gx::evcharger_unit())]
+            .into_iter()
+            .collect()
     };
     let sim = match gx::GxSim::start_with(units, port) {
         Ok(s) => s,

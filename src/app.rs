@@ -113,7 +113,12 @@ pub fn plan_or_apply(ctx: &Context, write: bool, at: Option<DateTime<Utc>>) -> E
     outcome.exit
 }
 
-fn decide_and_write(ctx: &Context, command: &'static str, now: DateTime<Utc>, write: bool) -> Outcome {
+fn decide_and_write(
+    ctx: &Context,
+    command: &'static str,
+    now: DateTime<Utc>,
+    write: bool,
+) -> Outcome {
     let config = &ctx.config;
     let bms = bms::read(&config.bms);
     let plan = match &bms {
@@ -161,14 +166,16 @@ fn decide_and_write(ctx: &Context, command: &'static str, now: DateTime<Utc>, wr
 }
 
 /// Connects, reads the settings and decides the writes; the device stays open for writing.
-fn prepare_gx(config: &Config, plan: &Plan) -> (Option<Device>, Result<GxSettings, GxError>, WritePlan) {
+fn prepare_gx(
+    config: &Config,
+    plan: &Plan,
+) -> (Option<Device>, Result<GxSettings, GxError>, WritePlan) {
     let mut device = match gx::connect(&config.gx) {
         Ok(d) => d,
         Err(e) => return (None, Err(e.into()), WritePlan::default()),
     };
-    let result = gx::read_settings(&mut device).and_then(|settings| {
-        writes::plan_writes(config, plan, &settings).map(|w| (settings, w))
-    });
+    let result = gx::read_settings(&mut device)
+        .and_then(|settings| writes::plan_writes(config, plan, &settings).map(|w| (settings, w)));
     match result {
         Ok((settings, w)) => (Some(device), Ok(settings), w),
         Err(e) => (Some(device), Err(e), WritePlan::default()),

@@ -82,8 +82,7 @@ impl BmsReading {
 
 /// Parses a status document. `Err` carries the problem in words.
 pub fn parse(body: &[u8]) -> Result<BmsReading, String> {
-    let doc: Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
     let list = doc
         .get("list")
         .ok_or("no `list` in the document")?
@@ -215,7 +214,10 @@ mod tests {
     #[test]
     fn overdue_is_negative() {
         let body = GOOD.replace("201600", "270000");
-        assert_eq!(parse(body.as_bytes()).unwrap().batteries[0].due_in_s(), -10_800);
+        assert_eq!(
+            parse(body.as_bytes()).unwrap().batteries[0].due_in_s(),
+            -10_800
+        );
     }
 
     #[test]
@@ -236,8 +238,14 @@ mod tests {
             ("{}", "no `list`"),
             (r#"{"list":{}}"#, "not an array"),
             (r#"{"list":[]}"#, "empty"),
-            (r#"{"list":[{"is_stripping":false,"strip_pump_run_target":1,"strip_pump_run_timer":1}]}"#, "state_of_charge"),
-            (&GOOD.replace("\"is_stripping\":false", "\"is_stripping\":\"no\""), "is_stripping"),
+            (
+                r#"{"list":[{"is_stripping":false,"strip_pump_run_target":1,"strip_pump_run_timer":1}]}"#,
+                "state_of_charge",
+            ),
+            (
+                &GOOD.replace("\"is_stripping\":false", "\"is_stripping\":\"no\""),
+                "is_stripping",
+            ),
             (&GOOD.replace("201600", "\"201600\""), "not a number"),
             (&GOOD.replace("201600", "-5"), "outside"),
             (&GOOD.replace("259200", "1e12"), "outside"),

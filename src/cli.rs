@@ -70,7 +70,9 @@ pub enum Command {
 /// Parses `--at`: RFC 3339, within years the rules can reason about.
 pub fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
     let t = DateTime::parse_from_rfc3339(text)
-        .map_err(|e| format!("--at `{text}` is not an RFC 3339 time like 2026-11-24T07:00:00+11:00 ({e})"))?
+        .map_err(|e| {
+            format!("--at `{text}` is not an RFC 3339 time like 2026-11-24T07:00:00+11:00 ({e})")
+        })?
         .with_timezone(&Utc);
     if !(2000..=2100).contains(&t.year()) {
         return Err(format!("--at `{text}` is outside the years 2000-2100"));
@@ -93,7 +95,11 @@ where
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Usage } else { Exit::Ok };
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
         }
     };
     let level = match (cli.quiet, cli.verbose) {
@@ -120,7 +126,9 @@ where
         }
     };
     let json = match &cli.command {
-        Command::Plan { json, .. } | Command::Apply { json, .. } | Command::Status { json } => *json,
+        Command::Plan { json, .. } | Command::Apply { json, .. } | Command::Status { json } => {
+            *json
+        }
     };
     let ctx = Context {
         config,

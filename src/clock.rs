@@ -152,7 +152,13 @@ mod tests {
         // 22-23 Nov is a weekend, 25th a holiday, 28-29 a weekend, December is excluded.
         assert_eq!(
             dates,
-            vec![date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 30)]
+            vec![
+                date(2026, 11, 23),
+                date(2026, 11, 24),
+                date(2026, 11, 26),
+                date(2026, 11, 27),
+                date(2026, 11, 30)
+            ]
         );
     }
 }

@@ -67,7 +67,8 @@ impl ClockTime {
     }
 
     pub fn naive(self) -> NaiveTime {
-        NaiveTime::from_hms_opt(self.minutes() / 60, self.minutes() % 60, 0).unwrap_or(NaiveTime::MIN)
+        NaiveTime::from_hms_opt(self.minutes() / 60, self.minutes() % 60, 0)
+            .unwrap_or(NaiveTime::MIN)
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -405,16 +406,12 @@ fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
 }
 
 fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
-    let zone_text = overrides
-        .timezone
-        .clone()
-        .or(raw.timezone)
-        .ok_or_else(|| {
-            ConfigError::invalid(
-                "timezone",
-                "is required: the IANA zone of all wall-clock times, e.g. \"Australia/Hobart\"",
-            )
-        })?;
+    let zone_text = overrides.timezone.clone().or(raw.timezone).ok_or_else(|| {
+        ConfigError::invalid(
+            "timezone",
+            "is required: the IANA zone of all wall-clock times, e.g. \"Australia/Hobart\"",
+        )
+    })?;
     let timezone: Tz = zone_text.parse().map_err(|_| {
         ConfigError::invalid(
             "timezone",
@@ -489,10 +486,10 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         holidays.insert(date);
     }
     let capacity = s.battery_capacity_kwh.unwrap_or(10.0);
-    if !(capacity > 0.0 && capacity * 10.0 <= f64::from(u16::MAX)) {
+    if !(capacity >= 0.05 && capacity * 10.0 <= f64::from(u16::MAX)) {
         return Err(ConfigError::invalid(
             "schedule.battery_capacity_kwh",
-            format!("{capacity} must be above 0 and at most 6553.5 kWh"),
+            format!("{capacity} must be 0.1 to 6553.5 kWh (the GX stores tenths)"),
         ));
     }
     let windows = |name: &str, raw: Vec<RawWindow>| -> Result<Vec<Window>, ConfigError> {
@@ -618,7 +615,10 @@ fn build_ev(raw: RawEv) -> Result<EvConfig, ConfigError> {
         }
     }
     if phases.is_empty() {
-        return Err(ConfigError::invalid("ev.phases", "needs at least one phase"));
+        return Err(ConfigError::invalid(
+            "ev.phases",
+            "needs at least one phase",
+        ));
     }
     let start_below_w = raw.start_below_w.unwrap_or(1000);
     let stop_above_w = raw.stop_above_w.unwrap_or(2500);
@@ -779,7 +779,9 @@ fn overlap_date(
 ) -> Option<NaiveDate> {
     let first = NaiveDate::from_ymd_opt(2024, 1, 1)?;
     let years = (0..8 * 366).filter_map(|n| first.checked_add_days(chrono::Days::new(n)));
-    let holiday_days = holidays.iter().flat_map(|h| h.pred_opt().into_iter().chain([*h]));
+    let holiday_days = holidays
+        .iter()
+        .flat_map(|h| h.pred_opt().into_iter().chain([*h]));
     years.chain(holiday_days).find(|&day| {
         // Instances starting on `day` and on the day before (which may run into `day`).
         let intervals = |w: &Window| -> Vec<(i64, i64)> {
@@ -922,7 +924,11 @@ host = "127.0.0.1"
         let holiday = format!(
             "{MINIMAL}[[peak]]\ndays = [\"wed\"]\nstart = \"07:00\"\nend = \"09:00\"\n[schedule]\nholidays = [\"2026-12-23\"]\n[[schedule.normal]]\ndays = \"weekends\"\nstart = \"06:00\"\nend = \"12:00\"\n"
         );
-        assert!(err_text(&holiday).contains("2026-12-23"), "{}", err_text(&holiday));
+        assert!(
+            err_text(&holiday).contains("2026-12-23"),
+            "{}",
+            err_text(&holiday)
+        );
         // A Friday-night charge that runs into a Saturday peak clashes on Saturday.
         let overnight = format!(
             "{MINIMAL}[[peak]]\ndays = [\"sat\"]\nstart = \"05:00\"\nend = \"06:00\"\n[[schedule.normal]]\ndays = [\"fri\"]\nstart = \"22:00\"\nend = \"07:00\"\n"
@@ -950,7 +956,10 @@ host = "127.0.0.1"
             gx: Some("gx.local".into()),
             ..Overrides::default()
         };
-        assert_eq!(Config::parse(MINIMAL, &o).unwrap().gx_address(), "gx.local:502");
+        assert_eq!(
+            Config::parse(MINIMAL, &o).unwrap().gx_address(),
+            "gx.local:502"
+        );
     }
 
     #[test]
@@ -960,10 +969,12 @@ host = "127.0.0.1"
         assert_eq!((ev.via, ev.unit, ev.current_a), (EvVia::Gx, 40, 6));
         assert!(err_text(&format!("{MINIMAL}[ev]\ncurrent_a = 5\n")).contains("ev.current_a"));
         assert!(err_text(&format!("{MINIMAL}[ev]\nvia = \"evcs\"\n")).contains("ev.host"));
-        let evcs = parse(&format!("{MINIMAL}[ev]\nvia = \"evcs\"\nhost = \"127.0.0.1\"\n"))
-            .unwrap()
-            .ev
-            .unwrap();
+        let evcs = parse(&format!(
+            "{MINIMAL}[ev]\nvia = \"evcs\"\nhost = \"127.0.0.1\"\n"
+        ))
+        .unwrap()
+        .ev
+        .unwrap();
         assert_eq!(evcs.unit, 1);
     }
 }

@@ -40,9 +40,7 @@ pub enum GxError {
         "GX {address}: Dynamic ESS mode (register 5423) is {mode}, which this tool does not know: set it to 0 (off) or 4 (external) on the GX"
     )]
     DessUnknownMode { address: String, mode: u16 },
-    #[error(
-        "GX {address}: the slot start {start} cannot be written as a 32-bit unix time"
-    )]
+    #[error("GX {address}: the slot start {start} cannot be written as a 32-bit unix time")]
     StartOutOfRange { address: String, start: i64 },
     #[error(
         "refusing to write the GX: the clock says {now}, before 2024 — the GX has not synchronised its time (check its internet connection or set the date), and a schedule built on it would be wrong"
@@ -172,9 +170,8 @@ pub fn read(device: &mut Device, registers: &[Register]) -> Result<Snapshot, GxE
 /// Reads what `apply` needs to decide.
 pub fn read_settings(device: &mut Device) -> Result<GxSettings, GxError> {
     let snapshot = read(device, &SETTINGS)?;
-    GxSettings::from_snapshot(&snapshot).ok_or(GxError::Modbus(ModbusError::NotInMap(
-        reg::SLOT_BASE,
-    )))
+    GxSettings::from_snapshot(&snapshot)
+        .ok_or(GxError::Modbus(ModbusError::NotInMap(reg::SLOT_BASE)))
 }
 
 /// Sends `writes` in order, then reads every written register back (coalesced) and compares.
@@ -185,8 +182,8 @@ pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), Wri
     let spans = writes
         .iter()
         .map(|w| w.address..w.address + w.values.len() as u16);
-    let ranges = reg::coalesce_spans(spans)
-        .map_err(|a| GxError::Modbus(ModbusError::NotInMap(a)))?;
+    let ranges =
+        reg::coalesce_spans(spans).map_err(|a| GxError::Modbus(ModbusError::NotInMap(a)))?;
     let mut back = Snapshot::default();
     for range in ranges {
         let words = device

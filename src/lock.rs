@@ -60,7 +60,9 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, LockError> {
             return Ok(Lock { _file: file });
         }
         let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EWOULDBLOCK) && err.kind() != std::io::ErrorKind::Interrupted {
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK)
+            && err.kind() != std::io::ErrorKind::Interrupted
+        {
             return Err(LockError::Open {
                 path: path.to_path_buf(),
                 source: err,

@@ -24,7 +24,9 @@ pub enum ModbusError {
         address: String,
         hint: &'static str,
     },
-    #[error("{device} {address} could not be reached ({detail}): check the host name and the network")]
+    #[error(
+        "{device} {address} could not be reached ({detail}): check the host name and the network"
+    )]
     Unreachable {
         device: &'static str,
         address: String,
@@ -39,7 +41,9 @@ pub enum ModbusError {
         what: String,
         timeout_s: u64,
     },
-    #[error("{device} {address} (unit {unit}) answered {what} with exception {code:#04x} ({meaning}): {hint}")]
+    #[error(
+        "{device} {address} (unit {unit}) answered {what} with exception {code:#04x} ({meaning}): {hint}"
+    )]
     Exception {
         device: &'static str,
         address: String,
@@ -50,7 +54,9 @@ pub enum ModbusError {
         meaning: &'static str,
         hint: String,
     },
-    #[error("{device} {address} broke the Modbus exchange {what} ({detail}): check nothing else is using that address, then retry")]
+    #[error(
+        "{device} {address} broke the Modbus exchange {what} ({detail}): check nothing else is using that address, then retry"
+    )]
     Protocol {
         device: &'static str,
         address: String,
@@ -166,7 +172,9 @@ impl Device {
         };
         let target = address.clone();
         let addrs: Vec<SocketAddr> = runtime
-            .block_on(async { tokio::time::timeout(timeout, tokio::net::lookup_host(target)).await })
+            .block_on(async {
+                tokio::time::timeout(timeout, tokio::net::lookup_host(target)).await
+            })
             .map_err(|_| timed_out("a name lookup"))?
             .map_err(|e| ModbusError::Unreachable {
                 device: label,
@@ -174,11 +182,14 @@ impl Device {
                 detail: e.to_string(),
             })?
             .collect();
-        let first = addrs.first().copied().ok_or_else(|| ModbusError::Unreachable {
-            device: label,
-            address: address.clone(),
-            detail: "the name has no address".to_string(),
-        })?;
+        let first = addrs
+            .first()
+            .copied()
+            .ok_or_else(|| ModbusError::Unreachable {
+                device: label,
+                address: address.clone(),
+                detail: "the name has no address".to_string(),
+            })?;
         let context = runtime
             .block_on(async {
                 tokio::time::timeout(

@@ -282,7 +282,9 @@ pub fn safe_plan(config: &Config, now: DateTime<Utc>, why: &str) -> Plan {
         "BMS not usable ({why}) → safe state: slot cleared so the battery can drain"
     )];
     if let Some(m) = min_soc {
-        reasons.push(format!("safe state → ESS minimum SoC {m} % (maintenance_min_soc)"));
+        reasons.push(format!(
+            "safe state → ESS minimum SoC {m} % (maintenance_min_soc)"
+        ));
     }
     Plan {
         now,
@@ -360,8 +362,14 @@ reserve_soc = 30
     fn local_slot(p: &Plan) -> Option<(String, String, u8)> {
         p.slot.as_ref().map(|s| {
             (
-                s.start.with_timezone(&Hobart).format("%a %d %H:%M").to_string(),
-                s.end.with_timezone(&Hobart).format("%a %d %H:%M").to_string(),
+                s.start
+                    .with_timezone(&Hobart)
+                    .format("%a %d %H:%M")
+                    .to_string(),
+                s.end
+                    .with_timezone(&Hobart)
+                    .format("%a %d %H:%M")
+                    .to_string(),
                 s.soc,
             )
         })
@@ -377,11 +385,19 @@ reserve_soc = 30
     fn normal_weekday_morning_and_evening() {
         let c = config();
         // Mon 23 Nov 2026, maintenance two days away.
-        let p = plan(&c, at(2026, 11, 23, 7, 0), &reading(vec![battery(2 * DAY, false)]));
+        let p = plan(
+            &c,
+            at(2026, 11, 23, 7, 0),
+            &reading(vec![battery(2 * DAY, false)]),
+        );
         assert_eq!(p.stage, Stage::Normal);
         assert_eq!(local_slot(&p), slot("Mon 23 10:00", "Mon 23 16:00", 100));
         assert_eq!(p.min_soc, Some(30));
-        let p = plan(&c, at(2026, 11, 23, 21, 0), &reading(vec![battery(2 * DAY, false)]));
+        let p = plan(
+            &c,
+            at(2026, 11, 23, 21, 0),
+            &reading(vec![battery(2 * DAY, false)]),
+        );
         assert_eq!(local_slot(&p), slot("Mon 23 21:00", "Tue 24 07:00", 100));
         assert_eq!(p.slot.as_ref().unwrap().duration_s(), 10 * 3600);
     }
@@ -397,20 +413,35 @@ reserve_soc = 30
         assert_eq!(p.phase, Phase::Maintenance);
         assert_eq!(local_slot(&p), slot("Tue 24 13:00", "Tue 24 16:00", 50));
         assert_eq!(p.min_soc, Some(0));
-        assert!(p.reasons[0].contains("maintenance due Tue 19:40"), "{:?}", p.reasons);
+        assert!(
+            p.reasons[0].contains("maintenance due Tue 19:40"),
+            "{:?}",
+            p.reasons
+        );
         // The after-maintenance window is a candidate, starting after due.
-        assert!(p.candidates.iter().any(|s| s.kind == WindowKind::AfterMaintenance
-            && s.start == at(2026, 11, 25, 3, 0)));
+        assert!(
+            p.candidates.iter().any(
+                |s| s.kind == WindowKind::AfterMaintenance && s.start == at(2026, 11, 25, 3, 0)
+            )
+        );
 
         // 21:00, due has passed and nothing strips yet: drain, no window.
         let evening = at(2026, 11, 24, 21, 0);
-        let p = plan(&c, evening, &reading(vec![battery((due - evening).num_seconds(), false)]));
+        let p = plan(
+            &c,
+            evening,
+            &reading(vec![battery((due - evening).num_seconds(), false)]),
+        );
         assert_eq!(p.stage, Stage::Due);
         assert_eq!(p.slot, None);
         assert!(p.candidates.is_empty());
 
         // 21:00 with the cycle running: refill from 03:00.
-        let p = plan(&c, evening, &reading(vec![battery((due - evening).num_seconds(), true)]));
+        let p = plan(
+            &c,
+            evening,
+            &reading(vec![battery((due - evening).num_seconds(), true)]),
+        );
         assert_eq!(p.stage, Stage::Active);
         assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
 
@@ -419,7 +450,6 @@ reserve_soc = 30
         let late = at(2026, 11, 25, 4, 0);
         let p = plan(&c, late, &reading(vec![battery(-3600, true)]));
         assert_eq!(local_slot(&p), slot("Thu 26 03:00", "Thu 26 07:00", 100));
-
     }
 
     #[test]
@@ -427,7 +457,11 @@ reserve_soc = 30
         let c = config();
         let morning = at(2026, 11, 24, 7, 0);
         let due = at(2026, 11, 24, 15, 0);
-        let p = plan(&c, morning, &reading(vec![battery((due - morning).num_seconds(), false)]));
+        let p = plan(
+            &c,
+            morning,
+            &reading(vec![battery((due - morning).num_seconds(), false)]),
+        );
         // 13:00-16:00 ends after 15:00 → not a candidate; next is 03:00 tomorrow, 20 h away.
         assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
     }
@@ -443,7 +477,11 @@ reserve_soc = 30
         );
         assert_eq!(p.stage, Stage::Approaching);
         assert_eq!(p.due, Some(now + TimeDelta::hours(10)));
-        let p = plan(&c, now, &reading(vec![battery(3 * DAY, false), battery(DAY, true)]));
+        let p = plan(
+            &c,
+            now,
+            &reading(vec![battery(3 * DAY, false), battery(DAY, true)]),
+        );
         assert_eq!(p.stage, Stage::Active);
         assert!(p.reasons[0].contains("battery 2"), "{:?}", p.reasons);
     }
@@ -452,7 +490,11 @@ reserve_soc = 30
     fn no_reserve_soc_leaves_minimum_soc_alone() {
         let text = CONFIG.replace("reserve_soc = 30", "");
         let c = Config::parse(&text, &Overrides::default()).unwrap();
-        let p = plan(&c, at(2026, 11, 23, 7, 0), &reading(vec![battery(2 * DAY, false)]));
+        let p = plan(
+            &c,
+            at(2026, 11, 23, 7, 0),
+            &reading(vec![battery(2 * DAY, false)]),
+        );
         assert_eq!(p.min_soc, None);
         let safe = safe_plan(&c, at(2026, 11, 23, 7, 0), "refused");
         assert_eq!((safe.slot, safe.min_soc), (None, None));

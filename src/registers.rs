@@ -64,41 +64,311 @@ macro_rules! register {
 }
 
 // com.victronenergy.system and .settings, unit 100.
-register!(AC_CONSUMPTION_L1, 817, "AC loads L1", "/Ac/Consumption/L1/Power", U16, 1, "W", Read);
-register!(AC_CONSUMPTION_L2, 818, "AC loads L2", "/Ac/Consumption/L2/Power", U16, 1, "W", Read);
-register!(AC_CONSUMPTION_L3, 819, "AC loads L3", "/Ac/Consumption/L3/Power", U16, 1, "W", Read);
-register!(BATTERY_POWER, 842, "battery power", "/Dc/Battery/Power", I16, 1, "W", Read);
-register!(BATTERY_SOC, 843, "battery SoC", "/Dc/Battery/Soc", U16, 1, "%", Read);
-register!(ESS_STATE, 2900, "ESS state", "/Settings/CGwacs/BatteryLife/State", U16, 1, "", Write);
-register!(ESS_MIN_SOC, 2901, "ESS minimum SoC", "/Settings/CGwacs/BatteryLife/MinimumSocLimit", U16, 10, "%", Write);
-register!(HUB4_MODE, 2902, "ESS mode (Hub4Mode)", "/Settings/CGwacs/Hub4Mode", U16, 1, "", Write);
-register!(DESS_ACTIVE, 5400, "Dynamic ESS active", "/DynamicEss/Active", U16, 1, "", Read);
-register!(DESS_ERROR, 5404, "Dynamic ESS error", "/DynamicEss/ErrorCode", U16, 1, "", Read);
-register!(DESS_TARGET_SOC, 5407, "Dynamic ESS target SoC", "/DynamicEss/TargetSoc", U16, 1, "%", Read);
-register!(DESS_CAPACITY, 5420, "Dynamic ESS battery capacity", "/Settings/DynamicEss/BatteryCapacity", U16, 10, "kWh", Write);
-register!(DESS_MODE, 5423, "Dynamic ESS mode", "/Settings/DynamicEss/Mode", U16, 1, "", Write);
-register!(SLOT_FEED_IN, 5424, "slot 0 AllowGridFeedIn", "/Settings/DynamicEss/Schedule/0/AllowGridFeedIn", U16, 1, "", Write);
-register!(SLOT_DURATION, 5425, "slot 0 Duration", "/Settings/DynamicEss/Schedule/0/Duration", U16, 1, "s", Write);
-register!(SLOT_RESTRICTIONS, 5426, "slot 0 Restrictions", "/Settings/DynamicEss/Schedule/0/Restrictions", U16, 1, "", Write);
-register!(SLOT_SOC, 5427, "slot 0 Soc", "/Settings/DynamicEss/Schedule/0/Soc", U16, 1, "%", Write);
-register!(SLOT_START, 5428, "slot 0 Start", "/Settings/DynamicEss/Schedule/0/Start", I32, 1, "unix s", Write);
-register!(SLOT_STRATEGY, 5430, "slot 0 Strategy", "/Settings/DynamicEss/Schedule/0/Strategy", U16, 1, "", Write);
+register!(
+    AC_CONSUMPTION_L1,
+    817,
+    "AC loads L1",
+    "/Ac/Consumption/L1/Power",
+    U16,
+    1,
+    "W",
+    Read
+);
+register!(
+    AC_CONSUMPTION_L2,
+    818,
+    "AC loads L2",
+    "/Ac/Consumption/L2/Power",
+    U16,
+    1,
+    "W",
+    Read
+);
+register!(
+    AC_CONSUMPTION_L3,
+    819,
+    "AC loads L3",
+    "/Ac/Consumption/L3/Power",
+    U16,
+    1,
+    "W",
+    Read
+);
+register!(
+    BATTERY_POWER,
+    842,
+    "battery power",
+    "/Dc/Battery/Power",
+    I16,
+    1,
+    "W",
+    Read
+);
+register!(
+    BATTERY_SOC,
+    843,
+    "battery SoC",
+    "/Dc/Battery/Soc",
+    U16,
+    1,
+    "%",
+    Read
+);
+register!(
+    ESS_STATE,
+    2900,
+    "ESS state",
+    "/Settings/CGwacs/BatteryLife/State",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    ESS_MIN_SOC,
+    2901,
+    "ESS minimum SoC",
+    "/Settings/CGwacs/BatteryLife/MinimumSocLimit",
+    U16,
+    10,
+    "%",
+    Write
+);
+register!(
+    HUB4_MODE,
+    2902,
+    "ESS mode (Hub4Mode)",
+    "/Settings/CGwacs/Hub4Mode",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    DESS_ACTIVE,
+    5400,
+    "Dynamic ESS active",
+    "/DynamicEss/Active",
+    U16,
+    1,
+    "",
+    Read
+);
+register!(
+    DESS_ERROR,
+    5404,
+    "Dynamic ESS error",
+    "/DynamicEss/ErrorCode",
+    U16,
+    1,
+    "",
+    Read
+);
+register!(
+    DESS_TARGET_SOC,
+    5407,
+    "Dynamic ESS target SoC",
+    "/DynamicEss/TargetSoc",
+    U16,
+    1,
+    "%",
+    Read
+);
+register!(
+    DESS_CAPACITY,
+    5420,
+    "Dynamic ESS battery capacity",
+    "/Settings/DynamicEss/BatteryCapacity",
+    U16,
+    10,
+    "kWh",
+    Write
+);
+register!(
+    DESS_MODE,
+    5423,
+    "Dynamic ESS mode",
+    "/Settings/DynamicEss/Mode",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    SLOT_FEED_IN,
+    5424,
+    "slot 0 AllowGridFeedIn",
+    "/Settings/DynamicEss/Schedule/0/AllowGridFeedIn",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    SLOT_DURATION,
+    5425,
+    "slot 0 Duration",
+    "/Settings/DynamicEss/Schedule/0/Duration",
+    U16,
+    1,
+    "s",
+    Write
+);
+register!(
+    SLOT_RESTRICTIONS,
+    5426,
+    "slot 0 Restrictions",
+    "/Settings/DynamicEss/Schedule/0/Restrictions",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    SLOT_SOC,
+    5427,
+    "slot 0 Soc",
+    "/Settings/DynamicEss/Schedule/0/Soc",
+    U16,
+    1,
+    "%",
+    Write
+);
+register!(
+    SLOT_START,
+    5428,
+    "slot 0 Start",
+    "/Settings/DynamicEss/Schedule/0/Start",
+    I32,
+    1,
+    "unix s",
+    Write
+);
+register!(
+    SLOT_STRATEGY,
+    5430,
+    "slot 0 Strategy",
+    "/Settings/DynamicEss/Schedule/0/Strategy",
+    U16,
+    1,
+    "",
+    Write
+);
 
 // The EV charging station through the GX's evcharger service (unit 40 by default).
-register!(GX_EV_MAX_CURRENT, 3814, "EVCS max current", "/MaxCurrent", U16, 1, "A", Write);
+register!(
+    GX_EV_MAX_CURRENT,
+    3814,
+    "EVCS max current",
+    "/MaxCurrent",
+    U16,
+    1,
+    "A",
+    Write
+);
 register!(GX_EV_MODE, 3815, "EVCS mode", "/Mode", U16, 1, "", Write);
-register!(GX_EV_POWER, 3821, "EVCS power", "/Ac/Power", U16, 1, "W", Read);
-register!(GX_EV_STATUS, 3824, "EVCS status", "/Status", U16, 1, "", Read);
-register!(GX_EV_SET_CURRENT, 3825, "EVCS set current", "/SetCurrent", U16, 1, "A", Write);
-register!(GX_EV_START_STOP, 3826, "EVCS start/stop", "/StartStop", U16, 1, "", Write);
+register!(
+    GX_EV_POWER,
+    3821,
+    "EVCS power",
+    "/Ac/Power",
+    U16,
+    1,
+    "W",
+    Read
+);
+register!(
+    GX_EV_STATUS,
+    3824,
+    "EVCS status",
+    "/Status",
+    U16,
+    1,
+    "",
+    Read
+);
+register!(
+    GX_EV_SET_CURRENT,
+    3825,
+    "EVCS set current",
+    "/SetCurrent",
+    U16,
+    1,
+    "A",
+    Write
+);
+register!(
+    GX_EV_START_STOP,
+    3826,
+    "EVCS start/stop",
+    "/StartStop",
+    U16,
+    1,
+    "",
+    Write
+);
 
 // The EV charging station's own Modbus-TCP server (unit 1).
-register!(EVCS_MODE, 5009, "EVCS mode", "charger mode", U16, 1, "", Write);
-register!(EVCS_START_STOP, 5010, "EVCS start/stop", "charger start/stop", U16, 1, "", Write);
-register!(EVCS_POWER, 5014, "EVCS power", "charger power", U16, 1, "W", Read);
-register!(EVCS_STATUS, 5015, "EVCS status", "charger status", U16, 1, "", Read);
-register!(EVCS_SET_CURRENT, 5016, "EVCS set current", "charger set current", U16, 1, "A", Write);
-register!(EVCS_MAX_CURRENT, 5017, "EVCS max current", "charger max current", U16, 1, "A", Write);
+register!(
+    EVCS_MODE,
+    5009,
+    "EVCS mode",
+    "charger mode",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    EVCS_START_STOP,
+    5010,
+    "EVCS start/stop",
+    "charger start/stop",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    EVCS_POWER,
+    5014,
+    "EVCS power",
+    "charger power",
+    U16,
+    1,
+    "W",
+    Read
+);
+register!(
+    EVCS_STATUS,
+    5015,
+    "EVCS status",
+    "charger status",
+    U16,
+    1,
+    "",
+    Read
+);
+register!(
+    EVCS_SET_CURRENT,
+    5016,
+    "EVCS set current",
+    "charger set current",
+    U16,
+    1,
+    "A",
+    Write
+);
+register!(
+    EVCS_MAX_CURRENT,
+    5017,
+    "EVCS max current",
+    "charger max current",
+    U16,
+    1,
+    "A",
+    Write
+);
 
 /// The slot's seven registers, written together in one FC16 request.
 pub const SLOT: [Register; 6] = [
@@ -127,15 +397,42 @@ pub struct Block {
 
 /// The readable blocks on the GX's unit 100 and its evcharger service, and on the EVCS itself.
 pub const BLOCKS: [Block; 9] = [
-    Block { first: 800, last: 919 },
-    Block { first: 2700, last: 2724 },
-    Block { first: 2900, last: 2903 },
-    Block { first: 4701, last: 4704 },
-    Block { first: 5400, last: 5407 },
-    Block { first: 5420, last: 5430 },
-    Block { first: 5700, last: 5707 },
-    Block { first: 3800, last: 3847 },
-    Block { first: 5009, last: 5018 },
+    Block {
+        first: 800,
+        last: 919,
+    },
+    Block {
+        first: 2700,
+        last: 2724,
+    },
+    Block {
+        first: 2900,
+        last: 2903,
+    },
+    Block {
+        first: 4701,
+        last: 4704,
+    },
+    Block {
+        first: 5400,
+        last: 5407,
+    },
+    Block {
+        first: 5420,
+        last: 5430,
+    },
+    Block {
+        first: 5700,
+        last: 5707,
+    },
+    Block {
+        first: 3800,
+        last: 3847,
+    },
+    Block {
+        first: 5009,
+        last: 5018,
+    },
 ];
 
 /// One read request: `count` registers from `first`.
@@ -199,12 +496,25 @@ mod tests {
 
     #[test]
     fn coalesces_within_blocks_only() {
-        let ranges = coalesce(&[ESS_MIN_SOC, ESS_STATE, DESS_CAPACITY, SLOT_STRATEGY, HUB4_MODE]).unwrap();
+        let ranges = coalesce(&[
+            ESS_MIN_SOC,
+            ESS_STATE,
+            DESS_CAPACITY,
+            SLOT_STRATEGY,
+            HUB4_MODE,
+        ])
+        .unwrap();
         assert_eq!(
             ranges,
             vec![
-                ReadRange { first: 2900, count: 3 },
-                ReadRange { first: 5420, count: 11 }
+                ReadRange {
+                    first: 2900,
+                    count: 3
+                },
+                ReadRange {
+                    first: 5420,
+                    count: 11
+                }
             ]
         );
         // 5407 and 5420 are in different blocks: two requests, never one across 5408-5419.
@@ -214,7 +524,10 @@ mod tests {
 
     #[test]
     fn unknown_addresses_are_refused() {
-        let bogus = Register { address: 5410, ..DESS_MODE };
+        let bogus = Register {
+            address: 5410,
+            ..DESS_MODE
+        };
         assert_eq!(coalesce(&[bogus]), Err(5410));
     }
 }

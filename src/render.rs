@@ -34,7 +34,9 @@ pub fn stderr(text: &str) {
 
 /// A local date-time with zone abbreviation: `Mon 23 Nov 2026 07:00 AEDT`.
 pub fn long_local(tz: Tz, t: DateTime<Utc>) -> String {
-    t.with_timezone(&tz).format("%a %d %b %Y %H:%M %Z").to_string()
+    t.with_timezone(&tz)
+        .format("%a %d %b %Y %H:%M %Z")
+        .to_string()
 }
 
 fn rfc3339_local(tz: Tz, t: DateTime<Utc>) -> String {
@@ -144,7 +146,11 @@ fn batteries_text(tz: Tz, now: DateTime<Utc>, r: &BmsReading) -> String {
         let when = if b.due_in_s() >= 0 {
             format!("due {} (in {})", long_local(tz, due), span(due - now))
         } else {
-            format!("overdue since {} ({})", long_local(tz, due), span(now - due))
+            format!(
+                "overdue since {} ({})",
+                long_local(tz, due),
+                span(now - due)
+            )
         };
         t += &format!(
             "  battery {}: SoC {:.1} %, {}, maintenance {when}\n",
@@ -419,7 +425,11 @@ fn gx_text(tz: Tz, s: &Snapshot) -> String {
     t += &format!(
         "  Dynamic ESS: mode {mode} ({}), {}, error {error} ({}), target SoC {} %, battery capacity {} kWh\n",
         gx::dess_mode_name(mode),
-        if word(s, reg::DESS_ACTIVE) == 1 { "active" } else { "not active" },
+        if word(s, reg::DESS_ACTIVE) == 1 {
+            "active"
+        } else {
+            "not active"
+        },
         gx::dess_error_name(error),
         num(s, reg::DESS_TARGET_SOC),
         num(s, reg::DESS_CAPACITY)
@@ -433,7 +443,11 @@ fn gx_text(tz: Tz, s: &Snapshot) -> String {
             slot[2],
             restriction_words(slot[2]),
             slot[6],
-            if slot[0] == 1 { "allowed" } else { "not allowed" }
+            if slot[0] == 1 {
+                "allowed"
+            } else {
+                "not allowed"
+            }
         );
     }
     t
@@ -458,7 +472,9 @@ fn status_json(config: &Config, s: &Status) -> Value {
     let tz = config.timezone;
     let gx = match &s.gx {
         Ok(snap) => {
-            let words = snap.words(reg::SLOT_BASE, reg::SLOT_WORDS).unwrap_or_default();
+            let words = snap
+                .words(reg::SLOT_BASE, reg::SLOT_WORDS)
+                .unwrap_or_default();
             let mut slot = [0u16; 7];
             if words.len() == 7 {
                 slot.copy_from_slice(&words);

@@ -153,10 +153,7 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
         out.writes.push(Write {
             address: reg::SLOT_BASE,
             values: wanted.to_vec(),
-            summary: format!(
-                "slot 0: {} → {what}",
-                describe_slot_words(&gx.slot, tz)
-            ),
+            summary: format!("slot 0: {} → {what}", describe_slot_words(&gx.slot, tz)),
         });
     }
 
@@ -245,7 +242,11 @@ mod tests {
     fn plan(slot: Option<Slot>, min_soc: Option<u8>, phase: Phase) -> Plan {
         Plan {
             now: DateTime::<Utc>::from_timestamp(1_794_990_000, 0).unwrap(),
-            stage: if phase == Phase::Normal { Stage::Normal } else { Stage::Approaching },
+            stage: if phase == Phase::Normal {
+                Stage::Normal
+            } else {
+                Stage::Approaching
+            },
             phase,
             due: None,
             active: false,
@@ -272,7 +273,10 @@ mod tests {
         let w = slot_words(Some(&slot()), true, "gx").unwrap();
         assert_eq!(w[1], 21_600);
         assert_eq!(w[2], 1);
-        assert_eq!(((u32::from(w[4]) << 16) | u32::from(w[5])) as i64, 1_795_000_000);
+        assert_eq!(
+            ((u32::from(w[4]) << 16) | u32::from(w[5])) as i64,
+            1_795_000_000
+        );
         assert_eq!(slot_words(Some(&slot()), false, "gx").unwrap()[2], 3);
         assert_eq!(slot_words(None, true, "gx").unwrap(), [0, 0, 1, 0, 0, 0, 0]);
     }
@@ -321,13 +325,22 @@ mod tests {
         let p = plan(None, None, Phase::Normal);
         let mut s = settings();
         s.ess_state = 9;
-        assert!(matches!(plan_writes(&c, &p, &s), Err(GxError::KeepCharged { .. })));
+        assert!(matches!(
+            plan_writes(&c, &p, &s),
+            Err(GxError::KeepCharged { .. })
+        ));
         let mut s = settings();
         s.hub4_mode = 3;
-        assert!(matches!(plan_writes(&c, &p, &s), Err(GxError::ExternalControl { .. })));
+        assert!(matches!(
+            plan_writes(&c, &p, &s),
+            Err(GxError::ExternalControl { .. })
+        ));
         let mut s = settings();
         s.dess_mode = 1;
-        assert!(matches!(plan_writes(&c, &p, &s), Err(GxError::DessDrivenByVrm { .. })));
+        assert!(matches!(
+            plan_writes(&c, &p, &s),
+            Err(GxError::DessDrivenByVrm { .. })
+        ));
         let taking = config("take_over_dess = true");
         let w = plan_writes(&taking, &p, &s).unwrap();
         assert_eq!(w.writes.last().unwrap().values, vec![4]);

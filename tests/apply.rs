@@ -28,20 +28,43 @@ fn apply_writes_the_normal_slot_and_a_second_apply_writes_nothing() {
         assert_eq!(s.get(100, 5420), 100, "capacity 10.0 kWh ×10");
         assert_eq!(s.get(100, 5423), 4, "Dynamic ESS external");
         // The slot went out as one FC16 of 7 registers.
-        assert!(s.writes.iter().any(|(u, a, v)| *u == 100 && *a == 5424 && v.len() == 7));
+        assert!(
+            s.writes
+                .iter()
+                .any(|(u, a, v)| *u == 100 && *a == 5424 && v.len() == 7)
+        );
         // Every other write is a single register.
         assert!(s.writes.iter().all(|(_, a, v)| *a == 5424 || v.len() == 1));
     }
-    assert!(first.stdout.contains("slot 0: empty → Mon 10:00-16:00 charge to 100 %"), "{}", first.stdout);
-    assert!(first.stdout.contains("ESS minimum SoC: 10 % → 30 %"), "{}", first.stdout);
-    assert_eq!(first.stdout.lines().count(), 4, "one line per change: {}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains("slot 0: empty → Mon 10:00-16:00 charge to 100 %"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("ESS minimum SoC: 10 % → 30 %"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        first.stdout.lines().count(),
+        4,
+        "one line per change: {}",
+        first.stdout
+    );
 
     site.gx.state().reset_counters();
     let second = site.run(&["apply", "--at", at]);
     assert_eq!(second.code, 0, "{second:?}");
     assert_eq!(site.gx.state().write_requests, 0, "second apply wrote");
     assert_eq!(second.stdout, "", "nothing changed, nothing printed");
-    assert!(second.stderr.contains("--at"), "apply --at warns loudly: {}", second.stderr);
+    assert!(
+        second.stderr.contains("--at"),
+        "apply --at warns loudly: {}",
+        second.stderr
+    );
     assert_eq!(site.bms.state().requests, 2, "one BMS request per run");
 }
 
@@ -60,7 +83,10 @@ fn evening_then_maintenance_day_then_drain() {
     let r = site.run(&["apply", "--at", "2026-11-24T07:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
     let s = site.gx.state().clone();
-    assert_eq!(common::slot_start(&s.slot()), unix("2026-11-24T13:00:00+11:00"));
+    assert_eq!(
+        common::slot_start(&s.slot()),
+        unix("2026-11-24T13:00:00+11:00")
+    );
     assert_eq!(s.slot()[3], 50);
     assert_eq!(s.get(100, 2901), 0);
 
@@ -104,9 +130,17 @@ fn plan_writes_nothing_and_shows_the_writes() {
     let r = site.run(&["plan", "--at", "2026-11-23T07:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(site.gx.state().write_requests, 0);
-    assert!(r.stdout.contains("FC16 5424-5430 = [0, 21600, 1, 100,"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("FC16 5424-5430 = [0, 21600, 1, 100,"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("FC06 2901 = 300"), "{}", r.stdout);
-    assert!(r.stdout.contains("more than 24 h away → normal windows"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("more than 24 h away → normal windows"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("Timeline"), "{}", r.stdout);
 }
 
@@ -115,7 +149,8 @@ fn plan_json_is_one_document() {
     let site = Site::new(20 * 3600, false);
     let r = site.run(&["plan", "--json", "--at", "2026-11-24T07:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is one JSON document");
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.stdout).expect("stdout is one JSON document");
     assert_eq!(doc["command"], "plan");
     assert_eq!(doc["stage"], "approaching");
     assert_eq!(doc["phase"], "maintenance");
@@ -137,7 +172,11 @@ fn status_shows_both_devices_and_survives_one_down() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("battery 1: SoC 70.0 %"), "{}", r.stdout);
     assert!(r.stdout.contains("AC loads: L1 350 W"), "{}", r.stdout);
-    assert!(r.stdout.contains("Dynamic ESS: mode 0 (off)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Dynamic ESS: mode 0 (off)"),
+        "{}",
+        r.stdout
+    );
     assert!(site.gx.state().requests <= 6, "status reads coalesced");
 
     let json = site.run(&["status", "--json"]);
@@ -173,7 +212,10 @@ fn config_errors_exit_2_and_touch_nothing() {
     let r = site.run(&["apply"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("schedule.reserve_soc"), "{}", r.stderr);
-    site.write_config("", "[[schedule.normal]]\nstart = \"08:00\"\nend = \"12:00\"");
+    site.write_config(
+        "",
+        "[[schedule.normal]]\nstart = \"08:00\"\nend = \"12:00\"",
+    );
     let r = site.run(&["apply"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("overlaps peak[0]"), "{}", r.stderr);
@@ -207,7 +249,15 @@ fn version_and_help() {
     assert!(r.stdout.starts_with("zcell-scheduler "));
     let r = common::run_bin(&["--help"], &[]);
     assert_eq!(r.code, 0);
-    for word in ["plan", "apply", "status", "--config", "--gx", "--bms", "--timezone"] {
+    for word in [
+        "plan",
+        "apply",
+        "status",
+        "--config",
+        "--gx",
+        "--bms",
+        "--timezone",
+    ] {
         assert!(r.stdout.contains(word), "{word} missing from --help");
     }
 }

@@ -153,12 +153,24 @@ pub fn gx_unit() -> Unit {
 pub fn evcharger_unit() -> Unit {
     Unit {
         blocks: vec![(3800, 3847)],
-        writable: [(3814, (6, 32)), (3815, (0, 2)), (3825, (0, 32)), (3826, (0, 1))]
-            .into_iter()
-            .collect(),
-        values: [(3814, 32), (3815, 1), (3821, 0), (3824, 1), (3825, 16), (3826, 0)]
-            .into_iter()
-            .collect(),
+        writable: [
+            (3814, (6, 32)),
+            (3815, (0, 2)),
+            (3825, (0, 32)),
+            (3826, (0, 1)),
+        ]
+        .into_iter()
+        .collect(),
+        values: [
+            (3814, 32),
+            (3815, 1),
+            (3821, 0),
+            (3824, 1),
+            (3825, 16),
+            (3826, 0),
+        ]
+        .into_iter()
+        .collect(),
     }
 }
 
@@ -166,12 +178,25 @@ pub fn evcharger_unit() -> Unit {
 pub fn evcs_unit() -> Unit {
     Unit {
         blocks: vec![(5000, 5030)],
-        writable: [(5009, (0, 2)), (5010, (0, 1)), (5016, (0, 32)), (5017, (6, 32))]
-            .into_iter()
-            .collect(),
-        values: [(5009, 1), (5010, 0), (5014, 0), (5015, 1), (5016, 16), (5017, 32), (5026, 0)]
-            .into_iter()
-            .collect(),
+        writable: [
+            (5009, (0, 2)),
+            (5010, (0, 1)),
+            (5016, (0, 32)),
+            (5017, (6, 32)),
+        ]
+        .into_iter()
+        .collect(),
+        values: [
+            (5009, 1),
+            (5010, 0),
+            (5014, 0),
+            (5015, 1),
+            (5016, 16),
+            (5017, 32),
+            (5026, 0),
+        ]
+        .into_iter()
+        .collect(),
     }
 }
 
@@ -184,7 +209,9 @@ pub struct GxSim {
 impl GxSim {
     /// A GX with unit 100 and the evcharger service on unit 40, on an ephemeral loopback port.
     pub fn start() -> std::io::Result<GxSim> {
-        let units = [(100u8, gx_unit()), (40u8, evcharger_unit())].into_iter().collect();
+        let units = [(100u8, gx_unit()), (40u8, evcharger_unit())]
+            .into_iter()
+            .collect();
         GxSim::start_with(units, 0)
     }
 
@@ -298,13 +325,15 @@ fn exception(function: u8, code: u8) -> Vec<u8> {
 
 fn handle(s: &mut State, unit_id: u8, pdu: &[u8]) -> Vec<u8> {
     let function = pdu.first().copied().unwrap_or(0);
-    let word = |i: usize| -> Option<u16> { Some(u16::from_be_bytes([*pdu.get(i)?, *pdu.get(i + 1)?])) };
+    let word =
+        |i: usize| -> Option<u16> { Some(u16::from_be_bytes([*pdu.get(i)?, *pdu.get(i + 1)?])) };
     let fault = s.fault;
     let Some(unit) = s.units.get_mut(&unit_id) else {
         return exception(function, 0x0A);
     };
     let old_firmware = |a: u16| fault == Fault::OldFirmware && (5400..=5430).contains(&a);
-    let readable = |u: &Unit, a: u16| u.blocks.iter().any(|(f, l)| *f <= a && a <= *l) && !old_firmware(a);
+    let readable =
+        |u: &Unit, a: u16| u.blocks.iter().any(|(f, l)| *f <= a && a <= *l) && !old_firmware(a);
     match function {
         3 | 4 => {
             let (Some(first), Some(count)) = (word(1), word(3)) else {
@@ -337,7 +366,10 @@ fn handle(s: &mut State, unit_id: u8, pdu: &[u8]) -> Vec<u8> {
                 if count == 0 || count > 123 || pdu.get(5).copied() != Some((count * 2) as u8) {
                     return exception(function, 0x03);
                 }
-                match (0..count).map(|i| word(6 + 2 * i)).collect::<Option<Vec<u16>>>() {
+                match (0..count)
+                    .map(|i| word(6 + 2 * i))
+                    .collect::<Option<Vec<u16>>>()
+                {
                     Some(v) => v,
                     None => return exception(function, 0x03),
                 }

@@ -105,7 +105,10 @@ pub const DAY: i64 = 86_400;
 impl Site {
     /// One battery at 70 %, maintenance due in `due_in_s`, `reserve_soc = 30`.
     pub fn new(due_in_s: i64, stripping: bool) -> Site {
-        Site::with_body(bms::scenario(&[bms::battery(70.0, stripping, due_in_s)]), "reserve_soc = 30")
+        Site::with_body(
+            bms::scenario(&[bms::battery(70.0, stripping, due_in_s)]),
+            "reserve_soc = 30",
+        )
     }
 
     pub fn with_body(body: String, schedule_extra: &str) -> Site {
@@ -113,7 +116,12 @@ impl Site {
         let bms = bms::BmsSim::start(body).unwrap();
         let dir = TempDir::new("site");
         let config = dir.0.join("config.toml");
-        let site = Site { gx, bms, dir, config };
+        let site = Site {
+            gx,
+            bms,
+            dir,
+            config,
+        };
         site.write_config("", schedule_extra);
         site
     }

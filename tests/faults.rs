@@ -1,0 +1,384 @@
+//! The fault matrix: every way the BMS, the GX, the clock or a second run can go wrong, each
+//! against the real binary on loopback, asserting the exit code, the message and the GX's
+//! registers afterwards. For a BMS fault the safe state must be on the GX; for a GX fault
+//! nothing may have been written; nothing may run past its timeouts + 2 s.
+
+mod common;
+
+use std::time::Duration;
+
+use common::bms::{Mode, battery, scenario};
+use common::gx::Fault;
+use common::{DAY, Site};
+
+/// Timeouts in the test config are 1 s; a run may take that plus 2 s.
+const BOUND: Duration = Duration::from_secs(3);
+
+/// A GX that holds a charge window and a 30 % minimum, as after a normal day.
+fn holding_site(body: String) -> Site {
+    let site = Site::with_body(body, "reserve_soc = 30");
+    let mut s = site.gx.state();
+    for (a, v) in [
+        (5420, 100),
+        (5423, 4),
+        (5424, 0),
+        (5425, 21600),
+        (5426, 1),
+        (5427, 100),
+        (5428, 0x6A5F),
+        (5429, 0x1234),
+        (2901, 300),
+    ] {
+        s.set(100, a, v);
+    }
+    drop(s);
+    site
+}
+
+fn assert_safe_state(site: &Site) {
+    let s = site.gx.state();
+    let slot = s.slot();
+    assert_eq!(
+        (slot[1], slot[4], slot[5]),
+        (0, 0, 0),
+        "slot cleared: {slot:?}"
+    );
+    assert_eq!(
+        s.get(100, 2901),
+        0,
+        "minimum SoC set to maintenance_min_soc"
+    );
+}
+
+fn good() -> String {
+    scenario(&[battery(70.0, false, 2 * DAY)])
+}
+
+#[test]
+fn bms_faults_apply_the_safe_state_and_exit_3() {
+    let good_doc = good();
+    let bodies: Vec<(&str, String)> = vec![
+        ("no list", r#"{"batteries":[]}"#.to_string()),
+        ("empty list", r#"{"list":[]}"#.to_string()),
+        (
+            "no timers",
+            r#"{"list":[{"state_of_charge":50,"is_stripping":false}]}"#.to_string(),
+        ),
+        (
+            "negative timer",
+            good_doc.replace(
+                "\"strip_pump_run_timer\":86400",
+                "\"strip_pump_run_timer\":-5",
+            ),
+        ),
+        (
+            "huge timer",
+            good_doc.replace(
+                "\"strip_pump_run_target\":259200",
+                "\"strip_pump_run_target\":1e15",
+            ),
+        ),
+        (
+            "string timer",
+            good_doc.replace(
+                "\"strip_pump_run_timer\":86400",
+                "\"strip_pump_run_timer\":\"86400\"",
+            ),
+        ),
+    ];
+    for (what, body) in bodies {
+        assert_ne!(body, good_doc, "{what}: the fault must change the document");
+        let site = holding_site(body);
+        let r = site.run(&["apply"]);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        assert!(
+            r.stderr.contains("BMS http://127.0.0.1:"),
+            "{what}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stdout.contains("safe state applied"),
+            "{what}: {}",
+            r.stdout
+        );
+        assert_safe_state(&site);
+    }
+    let modes = [
+        ("http 500", Mode::Status(500), "HTTP 500"),
+        ("http 404", Mode::Status(404), "HTTP 404"),
+        ("not json", Mode::Malformed, "not JSON"),
+        ("hang", Mode::Hang, "did not answer within 1 s"),
+        ("headers then stall", Mode::StallAfterHeaders, "1 s"),
+        ("10 MB body", Mode::Huge(10 * 1024 * 1024), "over 1 MiB"),
+    ];
+    for (what, mode, message) in modes {
+        let site = holding_site(good());
+        site.bms.state().mode = mode;
+        let r = site.run(&["apply"]);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        assert!(r.stderr.contains(message), "{what}: {}", r.stderr);
+        assert!(r.elapsed < BOUND, "{what} took {:?}", r.elapsed);
+        assert_safe_state(&site);
+        if what == "10 MB body" {
+            assert!(
+                site.bms.state().bytes_out < 10 * 1024 * 1024,
+                "the body was read whole"
+            );
+        }
+    }
+}
+
+#[test]
+fn bms_refused_applies_the_safe_state() {
+    let site = holding_site(good());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = site.run(&["--bms", &format!("http://127.0.0.1:{port}"), "apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("refused the connection or could not be reached"),
+        "{}",
+        r.stderr
+    );
+    assert_safe_state(&site);
+    // plan shows the safe state too, and writes nothing.
+    let site = holding_site(good());
+    let r = site.run(&["--bms", &format!("http://127.0.0.1:{port}"), "plan"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("safe state"), "{}", r.stdout);
+    assert_eq!(site.gx.state().write_requests, 0);
+}
+
+#[test]
+fn safe_state_leaves_minimum_soc_alone_without_reserve_soc() {
+    let site = holding_site(good());
+    site.write_config("", "");
+    site.bms.state().mode = Mode::Status(500);
+    let r = site.run(&["apply"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let s = site.gx.state();
+    assert_eq!(s.slot()[1], 0);
+    assert_eq!(
+        s.get(100, 2901),
+        300,
+        "2901 is never touched without reserve_soc"
+    );
+}
+
+fn gx_fault(fault: Fault) -> (Site, common::Run) {
+    let site = holding_site(good());
+    let before = site.gx.state().units.clone();
+    site.gx.state().fault = fault;
+    let r = site.run(&["apply"]);
+    {
+        let s = site.gx.state();
+        if fault != Fault::DropWrites {
+            assert_eq!(s.write_requests, 0, "{fault:?}: nothing may be written");
+        }
+        for (unit, u) in &before {
+            if fault != Fault::DropWrites {
+                assert_eq!(
+                    u.values, s.units[unit].values,
+                    "{fault:?}: registers changed"
+                );
+            }
+        }
+    }
+    assert!(r.elapsed < BOUND, "{fault:?} took {:?}", r.elapsed);
+    (site, r)
+}
+
+#[test]
+fn gx_faults_exit_4_and_write_nothing() {
+    let cases = [
+        (Fault::Hang, "did not answer"),
+        (Fault::CloseMidResponse, "broke the Modbus exchange"),
+        (Fault::WrongTransactionId, "broke the Modbus exchange"),
+        (Fault::OldFirmware, "Venus OS v3.50 or later needed"),
+    ];
+    for (fault, message) in cases {
+        let (_site, r) = gx_fault(fault);
+        assert_eq!(r.code, 4, "{fault:?}: {r:?}");
+        assert!(r.stderr.contains(message), "{fault:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("GX 127.0.0.1:"),
+            "{fault:?} names the device: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn dropped_write_is_caught_by_the_read_back() {
+    let (site, r) = gx_fault(Fault::DropWrites);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("reads back"), "{}", r.stderr);
+    assert!(site.gx.state().write_requests >= 1);
+}
+
+#[test]
+fn out_of_range_value_is_caught_by_the_read_back() {
+    // A settings store that takes minimum SoC only up to 25 %: 30 % is acknowledged and dropped.
+    let site = Site::new(2 * DAY, false);
+    if let Some(unit) = site.gx.state().units.get_mut(&100) {
+        unit.writable.insert(2901, (0, 250));
+    }
+    let r = site.run(&["apply", "--at", "2026-11-23T07:00:00+11:00"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("register 2901 (ESS minimum SoC) reads back 100 after writing 300"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn gx_refused_and_wrong_unit() {
+    let site = holding_site(good());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "apply"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("refused the connection: enable Settings → Integrations → Modbus TCP server"),
+        "{}",
+        r.stderr
+    );
+
+    site.write_config("unit = 99", "reserve_soc = 30");
+    let r = site.run(&["apply"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("exception 0x0a"), "{}", r.stderr);
+    assert!(r.stderr.contains("unit id 99"), "{}", r.stderr);
+    assert_eq!(site.gx.state().write_requests, 0);
+}
+
+#[test]
+fn unschedulable_gx_states_are_refused() {
+    let cases = [
+        (2900u16, 9u16, "Keep batteries charged"),
+        (2902, 3, "External control"),
+        (5423, 1, "VRM"),
+    ];
+    for (address, value, message) in cases {
+        let site = holding_site(good());
+        site.gx.state().set(100, address, value);
+        let before = site.gx.state().units.clone();
+        let r = site.run(&["apply"]);
+        assert_eq!(r.code, 4, "{address}={value}: {r:?}");
+        assert!(r.stderr.contains(message), "{}", r.stderr);
+        let s = site.gx.state();
+        assert_eq!(s.write_requests, 0);
+        assert_eq!(before[&100].values, s.units[&100].values);
+    }
+    // With take_over_dess the VRM-driven mode is switched to external.
+    let site = holding_site(good());
+    site.gx.state().set(100, 5423, 1);
+    site.write_config("take_over_dess = true", "reserve_soc = 30");
+    let r = site.run(&["apply"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(site.gx.state().get(100, 5423), 4);
+}
+
+#[test]
+fn unsynchronised_clock_refuses_to_write() {
+    let site = holding_site(good());
+    let config = site.config_arg();
+    let r = common::run_command(
+        "faketime",
+        &[
+            "2019-06-01 12:00:00",
+            common::BIN,
+            "--config",
+            &config,
+            "apply",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{r:?} (is Debian's faketime installed?)");
+    assert!(r.stderr.contains("before 2024"), "{}", r.stderr);
+    assert_eq!(site.gx.state().requests, 0);
+    assert_eq!(site.bms.state().requests, 0);
+}
+
+#[test]
+fn a_second_apply_waits_for_the_lock() {
+    let site = Site::new(2 * DAY, false);
+    let lock_path = site.dir.0.join("zcell-scheduler.lock");
+    let held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1)).unwrap();
+    let config = site.config_arg();
+    let waiter = std::thread::spawn(move || {
+        common::run_bin(
+            &[
+                "--config",
+                &config,
+                "apply",
+                "--at",
+                "2026-11-23T07:00:00+11:00",
+            ],
+            &[],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        site.gx.state().requests,
+        0,
+        "the second run must wait for the lock"
+    );
+    drop(held);
+    let r = waiter.join().unwrap();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.elapsed >= Duration::from_millis(800));
+    assert_eq!(site.gx.state().slot()[1], 6 * 3600);
+}
+
+#[test]
+fn concurrent_applies_leave_a_whole_slot() {
+    let site = Site::new(2 * DAY, false);
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let config = site.config_arg();
+            std::thread::spawn(move || {
+                common::run_bin(
+                    &[
+                        "--config",
+                        &config,
+                        "apply",
+                        "--at",
+                        "2026-11-23T07:00:00+11:00",
+                    ],
+                    &[],
+                )
+            })
+        })
+        .collect();
+    for r in runs {
+        let r = r.join().unwrap();
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    let s = site.gx.state();
+    assert_eq!(s.slot()[1], 6 * 3600);
+    // One run wrote the slot, the other found nothing to change.
+    assert_eq!(s.writes.iter().filter(|(_, a, _)| *a == 5424).count(), 1);
+}
+
+#[test]
+fn lock_held_for_30_seconds_exits_1() {
+    let site = Site::new(2 * DAY, false);
+    let lock_path = site.dir.0.join("zcell-scheduler.lock");
+    let _held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1)).unwrap();
+    let r = site.run(&["apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("held the lock"), "{}", r.stderr);
+    assert!(r.elapsed >= Duration::from_secs(30) && r.elapsed < Duration::from_secs(40));
+    assert_eq!(site.gx.state().requests, 0);
+}
