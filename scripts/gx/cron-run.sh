@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs one zcell-scheduler command from cron and keeps its output in a size-capped log
+# (Venus OS has no cron mail). Usage: cron-run.sh apply | ev-kick
+# ZCELL_ROOT (tests only) stands in for /.
+DIR=${ZCELL_ROOT:-}/data/zcell-scheduler
+LOG=$DIR/zcell-scheduler.log
+MAX_BYTES=${ZCELL_LOG_MAX_BYTES:-262144}
+
+OUT=$("$DIR/zcell-scheduler" --config "$DIR/config.toml" "$@" 2>&1)
+CODE=$?
+if [ -n "$OUT" ] || [ "$CODE" != 0 ]; then
+    {
+        echo "$(date -u '+%Y-%m-%dT%H:%M:%SZ') $* (exit $CODE)"
+        [ -n "$OUT" ] && echo "$OUT"
+    } >>"$LOG"
+fi
+if [ "$CODE" != 0 ] && command -v logger >/dev/null 2>&1; then
+    logger -t zcell-scheduler "$* exited $CODE: $(echo "$OUT" | tail -n 1)"
+fi
+# Keep the newest half when the log outgrows its cap.
+if [ -f "$LOG" ] && [ "$(wc -c <"$LOG")" -gt "$MAX_BYTES" ]; then
+    tail -c $((MAX_BYTES / 2)) "$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
+fi
+exit "$CODE"
