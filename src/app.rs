@@ -207,7 +207,7 @@ pub fn status(ctx: &Context) -> Exit {
     let bms = bms::read(&config.bms);
     let gx = gx::connect(&config.gx)
         .map_err(GxError::from)
-        .and_then(|mut d| gx::read(&mut d, &gx::STATUS));
+        .and_then(|mut d| gx::read(&mut d, &gx::status_registers()));
     let status = Status { now, bms, gx };
     render::status(ctx, &status);
     if status.bms.is_err() {

@@ -76,8 +76,8 @@ pub const SETTINGS: [Register; 11] = [
     reg::SLOT_STRATEGY,
 ];
 
-/// Registers `status` reads: the settings plus live system values.
-pub const STATUS: [Register; 19] = [
+/// Live values `status` reads besides [`SETTINGS`].
+pub const LIVE: [Register; 8] = [
     reg::AC_CONSUMPTION_L1,
     reg::AC_CONSUMPTION_L2,
     reg::AC_CONSUMPTION_L3,
@@ -86,18 +86,12 @@ pub const STATUS: [Register; 19] = [
     reg::DESS_ACTIVE,
     reg::DESS_ERROR,
     reg::DESS_TARGET_SOC,
-    reg::ESS_STATE,
-    reg::ESS_MIN_SOC,
-    reg::HUB4_MODE,
-    reg::DESS_CAPACITY,
-    reg::DESS_MODE,
-    reg::SLOT_FEED_IN,
-    reg::SLOT_DURATION,
-    reg::SLOT_RESTRICTIONS,
-    reg::SLOT_SOC,
-    reg::SLOT_START,
-    reg::SLOT_STRATEGY,
 ];
+
+/// Everything `status` reads: the live values and the settings.
+pub fn status_registers() -> Vec<Register> {
+    LIVE.iter().chain(SETTINGS.iter()).copied().collect()
+}
 
 /// The settings `apply` decides on, as raw register values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +216,7 @@ pub enum WriteError {
 pub fn register_name(address: u16) -> String {
     SETTINGS
         .iter()
-        .chain(STATUS.iter())
+        .chain(LIVE.iter())
         .find(|r| r.span().contains(&address))
         .map(|r| r.name.to_string())
         .unwrap_or_else(|| format!("register {address}"))
