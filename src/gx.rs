@@ -125,8 +125,10 @@ impl GxSettings {
 
     /// Slot start as unix seconds and duration in seconds.
     pub fn slot_start_duration(&self) -> (i64, u16) {
-        let start = ((u32::from(self.slot[4]) << 16) | u32::from(self.slot[5])) as i32;
-        (i64::from(start), self.slot[1])
+        (
+            reg::i32_from_words(self.slot[4], self.slot[5]),
+            self.slot[1],
+        )
     }
 }
 

@@ -102,7 +102,7 @@ impl Snapshot {
             Kind::I16 => i64::from(hi as i16),
             Kind::I32 => {
                 let lo = self.word(r.address + 1)?;
-                i64::from(((u32::from(hi) << 16) | u32::from(lo)) as i32)
+                registers::i32_from_words(hi, lo)
             }
         })
     }

@@ -370,6 +370,11 @@ register!(
     Write
 );
 
+/// A signed 32-bit value from two registers, high word first (the GX's word order).
+pub fn i32_from_words(hi: u16, lo: u16) -> i64 {
+    i64::from(((u32::from(hi) << 16) | u32::from(lo)) as i32)
+}
+
 /// The slot's seven registers, written together in one FC16 request.
 pub const SLOT: [Register; 6] = [
     SLOT_FEED_IN,

@@ -219,6 +219,11 @@ pub fn timeline(config: &Config, plan: &Plan) -> String {
     let windows: Vec<_> = plan.candidates.iter().map(|c| (c.start, c.end)).collect();
     let slot: Vec<_> = plan.slot.iter().map(|c: &Slot| (c.start, c.end)).collect();
 
+    let is_midnight = |t: &DateTime<Utc>| t.with_timezone(&tz).format("%H").to_string() == "00";
+    let first_midnight = cells
+        .iter()
+        .position(|(c, _)| is_midnight(c))
+        .unwrap_or(cells.len());
     let mut hours = String::new();
     let mut days = String::new();
     for (i, (s, _)) in cells.iter().enumerate() {
@@ -227,11 +232,7 @@ pub fn timeline(config: &Config, plan: &Plan) -> String {
             hours += &format!("{:<6}", local.format("%H"));
         }
         // A day's name at its midnight column; today's at the start if it fits before that.
-        let midnight = local.format("%H").to_string() == "00";
-        let first_midnight = cells
-            .iter()
-            .position(|(c, _)| c.with_timezone(&tz).format("%H").to_string() == "00")
-            .unwrap_or(cells.len());
+        let midnight = is_midnight(s);
         if (midnight || (i == 0 && first_midnight >= 12)) && days.chars().count() <= i {
             while days.chars().count() < i {
                 days.push(' ');

@@ -83,7 +83,7 @@ fn slot_matches(current: &[u16; 7], wanted: &[u16; 7]) -> bool {
 
 /// Describes a slot as read from the GX, in local time.
 pub fn describe_slot_words(words: &[u16; 7], tz: Tz) -> String {
-    let start = i64::from(((u32::from(words[4]) << 16) | u32::from(words[5])) as i32);
+    let start = reg::i32_from_words(words[4], words[5]);
     if start == 0 || words[1] == 0 {
         return "empty".to_string();
     }
