@@ -10,9 +10,12 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use crate::bms::{self, BmsError, BmsReading};
-use crate::config::Config;
+use crate::charger;
+use crate::config::{Config, EvConfig, EvVia};
 use crate::error::Exit;
+use crate::evkick::{self, Charger, Decision, Inputs, NextRecord, Record, Site};
 use crate::gx::{self, GxError, GxSettings, WriteError};
+use crate::kickstate::{self, Loaded, StateFileError};
 use crate::lock;
 use crate::modbus::{Device, Snapshot};
 use crate::plan::{self, Plan};
@@ -216,5 +219,222 @@ pub fn status(ctx: &Context) -> Exit {
         Exit::Device
     } else {
         Exit::Ok
+    }
+}
+
+/// Everything `ev-kick` found, decided and did, for the renderers.
+#[derive(Debug)]
+pub struct KickOutcome {
+    pub now: DateTime<Utc>,
+    pub dry_run: bool,
+    /// Where the charger was reached: `GX 127.0.0.1:502 unit 40`.
+    pub charger_at: String,
+    pub before: Loaded,
+    pub bms: Result<BmsReading, BmsError>,
+    pub site: Result<Site, GxError>,
+    /// `None` when it was not read: the GX connection it shares had already failed.
+    pub charger: Option<Result<Charger, GxError>>,
+    pub decision: Option<Decision>,
+    pub writes: Vec<crate::writes::Write>,
+    /// Whether the writes were sent and read back.
+    pub applied: bool,
+    pub write_error: Option<WriteError>,
+    pub state_error: Option<StateFileError>,
+    /// The record the state file holds after the run (or would, on a dry run).
+    pub after: Option<Record>,
+    pub exit: Exit,
+}
+
+impl KickOutcome {
+    /// The one-sentence errors of this run, most important first.
+    pub fn errors(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = &self.bms {
+            out.push(e.to_string());
+        }
+        if let Err(e) = &self.site {
+            out.push(e.to_string());
+        }
+        if let Some(Err(e)) = &self.charger {
+            out.push(e.to_string());
+        }
+        if let Some(e) = &self.write_error {
+            out.push(e.to_string());
+        }
+        if let Some(e) = &self.state_error {
+            out.push(e.to_string());
+        }
+        out
+    }
+}
+
+/// `ev-kick`: read, decide once, act at most once.
+pub fn ev_kick(ctx: &Context, dry_run: bool) -> Exit {
+    let config = &ctx.config;
+    let Some(ev) = config.ev.as_ref().filter(|ev| ev.enabled) else {
+        render::kick_disabled(ctx);
+        return Exit::Ok;
+    };
+    let _lock = if dry_run {
+        None
+    } else {
+        match lock::acquire(&lock::path_for(&ctx.config_path), lock::WAIT) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                render::stderr(&format!("error: {e}"));
+                return Exit::Internal;
+            }
+        }
+    };
+    let outcome = kick(config, ev, Utc::now(), dry_run);
+    render::kick(ctx, &outcome);
+    outcome.exit
+}
+
+fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> KickOutcome {
+    let before = kickstate::load(&ev.state_file);
+    let bms = bms::read(&config.bms);
+    let map = charger::map_for(ev.via);
+
+    let (site, gx_device) = match gx::connect(&config.gx) {
+        Ok(mut d) => (charger::read_site(&mut d), Some(d)),
+        Err(e) => (Err(GxError::from(e)), None),
+    };
+    let (mut charger_device, charger_at, charger) = match ev.via {
+        EvVia::Gx => {
+            let at = format!(
+                "GX {} unit {}",
+                crate::config::join_host_port(&config.gx.host, config.gx.port),
+                ev.unit
+            );
+            // After a timeout or a broken exchange the connection is not worth another wait;
+            // after an exception it still works.
+            let usable = match &site {
+                Ok(_) => true,
+                Err(GxError::Modbus(e)) => e.exception().is_some(),
+                Err(_) => true,
+            };
+            match gx_device.filter(|_| usable) {
+                Some(mut d) => {
+                    d.set_unit(ev.unit);
+                    let c = charger::read_charger(&mut d, &map);
+                    (Some(d), at, Some(c))
+                }
+                None => (None, at, None),
+            }
+        }
+        EvVia::Evcs => {
+            let at = format!(
+                "EVCS {} unit {}",
+                crate::config::join_host_port(ev.host.as_deref().unwrap_or_default(), ev.port),
+                ev.unit
+            );
+            match charger::connect_evcs(ev, &config.gx) {
+                Ok(mut d) => {
+                    let c = charger::read_charger(&mut d, &map);
+                    (Some(d), at, Some(c))
+                }
+                Err(e) => (None, at, Some(Err(GxError::from(e)))),
+            }
+        }
+    };
+
+    let mut out = KickOutcome {
+        now,
+        dry_run,
+        charger_at,
+        after: before.record().cloned(),
+        before,
+        bms,
+        site,
+        charger,
+        decision: None,
+        writes: Vec::new(),
+        applied: false,
+        write_error: None,
+        state_error: None,
+        exit: Exit::Ok,
+    };
+    if let Some(Ok(charger)) = out.charger {
+        let decision = evkick::decide(&Inputs {
+            config: ev,
+            timezone: config.timezone,
+            now,
+            bms: out.bms.as_ref().ok(),
+            site: out.site.as_ref().ok().copied(),
+            charger,
+            record: out.before.record(),
+        });
+        out.writes = evkick::writes(&decision.action, ev, &map, &charger);
+        out.after = match &decision.record {
+            NextRecord::Keep => out.before.record().cloned(),
+            NextRecord::Set(r) => Some(r.clone()),
+            NextRecord::Clear => None,
+        };
+        if !dry_run {
+            if let Some(device) = &mut charger_device {
+                carry_out(&mut out, &decision, &ev.state_file, device);
+            }
+        }
+        out.decision = Some(decision);
+    }
+    if let Some(d) = &charger_device {
+        log::debug!("{}: {} Modbus requests", out.charger_at, d.requests);
+    }
+    out.exit = if out.bms.is_err() {
+        Exit::Bms
+    } else if out.site.is_err() || !matches!(out.charger, Some(Ok(_))) {
+        Exit::Device
+    } else {
+        match (&out.write_error, &out.state_error) {
+            (Some(WriteError::ReadBack(_)), _) => Exit::ReadBack,
+            (Some(WriteError::Gx(_)), _) => Exit::Device,
+            (None, Some(_)) => Exit::Internal,
+            (None, None) => Exit::Ok,
+        }
+    };
+    out
+}
+
+/// Writes the charger and the state file in the order that keeps them consistent if the run
+/// dies half-way: a kick is recorded before the charger is started (so a later run can always
+/// stop what this one started), and forgotten only after the charger is stopped.
+fn carry_out(
+    out: &mut KickOutcome,
+    decision: &Decision,
+    path: &std::path::Path,
+    device: &mut Device,
+) {
+    let starting = matches!(decision.record, NextRecord::Set(Record::Kicking { .. }));
+    if starting {
+        if let NextRecord::Set(r) = &decision.record {
+            if let Err(e) = kickstate::save(path, r) {
+                out.state_error = Some(e);
+                out.after = out.before.record().cloned();
+                return;
+            }
+        }
+    }
+    if !out.writes.is_empty() {
+        match gx::write_and_verify(device, &out.writes) {
+            Ok(()) => out.applied = true,
+            Err(e) => {
+                out.write_error = Some(e);
+                // A failed stop keeps the record, so the next run tries again.
+                if !starting {
+                    out.after = out.before.record().cloned();
+                }
+                return;
+            }
+        }
+    }
+    let result = match &decision.record {
+        NextRecord::Keep => Ok(()),
+        NextRecord::Set(_) if starting => Ok(()),
+        NextRecord::Set(r) => kickstate::save(path, r),
+        NextRecord::Clear => kickstate::clear(path),
+    };
+    if let Err(e) = result {
+        out.state_error = Some(e);
     }
 }

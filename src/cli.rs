@@ -59,6 +59,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// During a maintenance discharge, charge the EV from the battery; stop when it ends.
+    EvKick {
+        /// Decide and print, but write nothing (neither the charger nor the state file).
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// What the BMS and the GX report now, decoded.
     Status {
         /// One JSON document on stdout.
@@ -126,9 +135,10 @@ where
         }
     };
     let json = match &cli.command {
-        Command::Plan { json, .. } | Command::Apply { json, .. } | Command::Status { json } => {
-            *json
-        }
+        Command::Plan { json, .. }
+        | Command::Apply { json, .. }
+        | Command::EvKick { json, .. }
+        | Command::Status { json } => *json,
     };
     let ctx = Context {
         config,
@@ -152,6 +162,7 @@ where
             Ok(t) => app::plan_or_apply(&ctx, true, t),
             Err(code) => code,
         },
+        Command::EvKick { dry_run, .. } => app::ev_kick(&ctx, *dry_run),
         Command::Status { .. } => app::status(&ctx),
     }
 }

@@ -51,9 +51,10 @@ pub enum GxError {
 /// A write that did not read back as written (exit code 5).
 #[derive(Debug, Error)]
 #[error(
-    "GX {address} register {register} ({name}) reads back {read} after writing {written}: the GX silently drops out-of-range values; check the value is allowed (e.g. ESS mode, firmware) and run apply again"
+    "{device} {address} register {register} ({name}) reads back {read} after writing {written}: the GX silently drops out-of-range values; check the value is allowed (e.g. ESS mode, firmware, charger limits) and run again"
 )]
 pub struct ReadBackError {
+    pub device: &'static str,
     pub address: String,
     pub register: u16,
     pub name: String,
@@ -170,16 +171,18 @@ pub fn read_settings(device: &mut Device) -> Result<GxSettings, GxError> {
         .ok_or(GxError::Modbus(ModbusError::NotInMap(reg::SLOT_BASE)))
 }
 
-/// Sends `writes` in order, then reads every written register back (coalesced) and compares.
+/// Sends `writes` in order, then reads every written register back (coalesced) and compares
+/// it with the last value written to it.
 pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), WriteError> {
+    let mut expected: std::collections::BTreeMap<u16, u16> = std::collections::BTreeMap::new();
     for w in writes {
         device.write(w.address, &w.values).map_err(GxError::from)?;
+        for (i, v) in w.values.iter().enumerate() {
+            expected.insert(w.address + i as u16, *v);
+        }
     }
-    let spans = writes
-        .iter()
-        .map(|w| w.address..w.address + w.values.len() as u16);
-    let ranges =
-        reg::coalesce_spans(spans).map_err(|a| GxError::Modbus(ModbusError::NotInMap(a)))?;
+    let ranges = reg::coalesce_spans(expected.keys().map(|a| *a..*a + 1))
+        .map_err(|a| GxError::Modbus(ModbusError::NotInMap(a)))?;
     let mut back = Snapshot::default();
     for range in ranges {
         let words = device
@@ -187,19 +190,17 @@ pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), Wri
             .map_err(GxError::from)?;
         back.insert(range.first, &words);
     }
-    for w in writes {
-        for (i, written) in w.values.iter().enumerate() {
-            let address = w.address + i as u16;
-            let read = back.word(address).unwrap_or(u16::MAX);
-            if read != *written {
-                return Err(WriteError::ReadBack(ReadBackError {
-                    address: device.address.clone(),
-                    register: address,
-                    name: register_name(address),
-                    written: *written,
-                    read,
-                }));
-            }
+    for (address, written) in expected {
+        let read = back.word(address).unwrap_or(u16::MAX);
+        if read != written {
+            return Err(WriteError::ReadBack(ReadBackError {
+                device: device.label,
+                address: device.address.clone(),
+                register: address,
+                name: reg::name_of(address),
+                written,
+                read,
+            }));
         }
     }
     Ok(())
@@ -212,16 +213,6 @@ pub enum WriteError {
     Gx(#[from] GxError),
     #[error(transparent)]
     ReadBack(ReadBackError),
-}
-
-/// The map's name for an address, or the bare number.
-pub fn register_name(address: u16) -> String {
-    SETTINGS
-        .iter()
-        .chain(LIVE.iter())
-        .find(|r| r.span().contains(&address))
-        .map(|r| r.name.to_string())
-        .unwrap_or_else(|| format!("register {address}"))
 }
 
 /// ESS state (2900) in words.

@@ -6,6 +6,8 @@
 //! - [`clock`]: wall-clock windows in the configured zone, turned into instants;
 //! - [`plan`]: the scheduling rules, a pure function of (config, instant, BMS reading);
 //! - [`writes`]: the register writes that make the GX hold a plan, given what it holds now;
+//! - [`evkick`]: `ev-kick`'s rules, a pure function of (config, BMS, loads, charger, record);
+//!   [`kickstate`]: its state file; [`charger`]: the EV charger and site loads over Modbus;
 //! - [`registers`]: the Modbus register map, as data;
 //! - [`bms`]: the Redflow BMS over HTTP; [`modbus`] and [`gx`]: the GX over Modbus-TCP;
 //! - [`lock`]: one writing run at a time;
@@ -13,11 +15,14 @@
 
 pub mod app;
 pub mod bms;
+pub mod charger;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod evkick;
 pub mod gx;
+pub mod kickstate;
 pub mod lock;
 pub mod modbus;
 pub mod plan;

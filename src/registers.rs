@@ -370,6 +370,100 @@ register!(
     Write
 );
 
+/// One EV charger's controls, wherever they are served: the same six meanings live at 38xx
+/// on the GX's evcharger service and at 50xx on the charger's own server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChargerMap {
+    /// 0 manual, 1 auto, 2 scheduled.
+    pub mode: Register,
+    /// 0 stop, 1 start.
+    pub start_stop: Register,
+    pub status: Register,
+    /// Applies in manual mode only.
+    pub set_current: Register,
+    pub max_current: Register,
+    pub power: Register,
+}
+
+impl ChargerMap {
+    pub fn all(&self) -> [Register; 6] {
+        [
+            self.mode,
+            self.start_stop,
+            self.status,
+            self.set_current,
+            self.max_current,
+            self.power,
+        ]
+    }
+}
+
+/// The charger through the GX's evcharger service.
+pub const GX_CHARGER: ChargerMap = ChargerMap {
+    mode: GX_EV_MODE,
+    start_stop: GX_EV_START_STOP,
+    status: GX_EV_STATUS,
+    set_current: GX_EV_SET_CURRENT,
+    max_current: GX_EV_MAX_CURRENT,
+    power: GX_EV_POWER,
+};
+
+/// The charger's own Modbus-TCP server.
+pub const EVCS_CHARGER: ChargerMap = ChargerMap {
+    mode: EVCS_MODE,
+    start_stop: EVCS_START_STOP,
+    status: EVCS_STATUS,
+    set_current: EVCS_SET_CURRENT,
+    max_current: EVCS_MAX_CURRENT,
+    power: EVCS_POWER,
+};
+
+/// The AC consumption phases 1-3, indexed by phase number − 1.
+pub const AC_CONSUMPTION: [Register; 3] = [AC_CONSUMPTION_L1, AC_CONSUMPTION_L2, AC_CONSUMPTION_L3];
+
+/// Every register in the map, for naming an address in a message.
+pub const ALL: [Register; 31] = [
+    AC_CONSUMPTION_L1,
+    AC_CONSUMPTION_L2,
+    AC_CONSUMPTION_L3,
+    BATTERY_POWER,
+    BATTERY_SOC,
+    ESS_STATE,
+    ESS_MIN_SOC,
+    HUB4_MODE,
+    DESS_ACTIVE,
+    DESS_ERROR,
+    DESS_TARGET_SOC,
+    DESS_CAPACITY,
+    DESS_MODE,
+    SLOT_FEED_IN,
+    SLOT_DURATION,
+    SLOT_RESTRICTIONS,
+    SLOT_SOC,
+    SLOT_START,
+    SLOT_STRATEGY,
+    GX_EV_MAX_CURRENT,
+    GX_EV_MODE,
+    GX_EV_POWER,
+    GX_EV_STATUS,
+    GX_EV_SET_CURRENT,
+    GX_EV_START_STOP,
+    EVCS_MODE,
+    EVCS_START_STOP,
+    EVCS_POWER,
+    EVCS_STATUS,
+    EVCS_SET_CURRENT,
+    EVCS_MAX_CURRENT,
+];
+
+/// The map's name for an address, or `register N`.
+pub fn name_of(address: u16) -> String {
+    ALL.iter()
+        .find(|r| r.span().contains(&address))
+        .map(|r| r.name.to_string())
+        .unwrap_or_else(|| format!("register {address}"))
+}
+
 /// A signed 32-bit value from two registers, high word first (the GX's word order).
 pub fn i32_from_words(hi: u16, lo: u16) -> i64 {
     i64::from(((u32::from(hi) << 16) | u32::from(lo)) as i32)
@@ -525,6 +619,16 @@ mod tests {
         // 5407 and 5420 are in different blocks: two requests, never one across 5408-5419.
         let ranges = coalesce(&[DESS_TARGET_SOC, DESS_CAPACITY]).unwrap();
         assert_eq!(ranges.len(), 2);
+    }
+
+    #[test]
+    fn charger_maps_read_in_one_request_each() {
+        for map in [GX_CHARGER, EVCS_CHARGER] {
+            assert_eq!(coalesce(&map.all()).unwrap().len(), 1);
+        }
+        assert_eq!(name_of(3826), "EVCS start/stop");
+        assert_eq!(name_of(5429), "slot 0 Start");
+        assert_eq!(name_of(4000), "register 4000");
     }
 
     #[test]

@@ -10,11 +10,14 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use crate::app::{Context, Outcome, Status};
+use crate::app::{Context, KickOutcome, Outcome, Status};
 use crate::bms::BmsReading;
 use crate::clock;
 use crate::config::Config;
+use crate::error::Exit;
+use crate::evkick::{self, Action, Decision, NextRecord, Record};
 use crate::gx::{self, GxSettings};
+use crate::kickstate::Loaded;
 use crate::modbus::Snapshot;
 use crate::plan::{Plan, Slot, short_local, span};
 use crate::registers as reg;
@@ -522,5 +525,270 @@ fn status_json(config: &Config, s: &Status) -> Value {
             Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
         },
         "gx": gx,
+    })
+}
+
+// ---------------------------------------------------------------- ev-kick
+
+/// `ev-kick` with no `[ev]` section or `enabled = false`.
+pub fn kick_disabled(ctx: &Context) {
+    let why = match &ctx.config.ev {
+        None => "no [ev] section in the config",
+        Some(_) => "[ev] enabled = false",
+    };
+    if ctx.json {
+        stdout(
+            &json!({
+                "command": "ev-kick",
+                "enabled": false,
+                "reason": why,
+                "writes": [],
+                "applied": false,
+                "errors": [],
+                "exit_code": Exit::Ok,
+            })
+            .to_string(),
+        );
+    } else if !ctx.quiet {
+        stdout(&format!(
+            "ev-kick disabled ({why}): nothing read, nothing written"
+        ));
+    }
+}
+
+/// One word for what the run decided.
+fn kick_verdict(d: &Decision) -> &'static str {
+    match (&d.action, &d.record, d.kicking) {
+        (Action::Start, _, _) => "start",
+        (Action::Stop { .. }, _, _) => "stop",
+        (Action::Nothing, _, true) => "keep charging",
+        (Action::Nothing, NextRecord::Set(Record::StoodDown { .. }), _) => "stand down",
+        (Action::Nothing, _, false) => "no change",
+    }
+}
+
+fn record_text(tz: Tz, r: Option<&Record>) -> String {
+    match r {
+        None => "no kick recorded".to_string(),
+        Some(Record::Kicking {
+            started_at,
+            previous_mode,
+            previous_current_a,
+            current_a,
+        }) => format!(
+            "kicking at {current_a} A since {} (before: {} mode, {previous_current_a} A)",
+            long_local(tz, *started_at),
+            evkick::mode_name(*previous_mode)
+        ),
+        Some(Record::StoodDown { since, reason }) => {
+            format!("standing down since {} ({reason})", long_local(tz, *since))
+        }
+    }
+}
+
+fn kick_inputs_text(config: &Config, o: &KickOutcome) -> String {
+    let tz = config.timezone;
+    let mut t = String::new();
+    match &o.bms {
+        Ok(r) => t += &batteries_text(tz, o.now, r),
+        Err(_) => t += "  BMS: unreadable\n",
+    }
+    if let Ok(site) = &o.site {
+        let phases = config
+            .ev
+            .as_ref()
+            .map(|ev| ev.phases.clone())
+            .unwrap_or_default();
+        t += &format!(
+            "  GX loads: L1 {} W, L2 {} W, L3 {} W (counted: {}); battery {} W ({})\n",
+            site.phases_w[0],
+            site.phases_w[1],
+            site.phases_w[2],
+            phases
+                .iter()
+                .map(|p| format!("L{p}"))
+                .collect::<Vec<_>>()
+                .join("+"),
+            site.battery_power_w,
+            if site.battery_power_w < 0 {
+                "discharging"
+            } else {
+                "charging or idle"
+            }
+        );
+    }
+    if let Some(Ok(c)) = &o.charger {
+        t += &format!(
+            "  EV charger ({}): {} mode, {}, status {} ({}), set current {} A (max {} A), {} W\n",
+            o.charger_at,
+            evkick::mode_name(c.mode),
+            if c.start_stop == evkick::START {
+                "started"
+            } else {
+                "stopped"
+            },
+            c.status,
+            evkick::status_name(c.status),
+            c.set_current_a,
+            c.max_current_a,
+            c.power_w
+        );
+    }
+    t
+}
+
+/// Prints what `ev-kick` found, decided and did.
+pub fn kick(ctx: &Context, o: &KickOutcome) {
+    let config = &ctx.config;
+    let tz = config.timezone;
+    let state_path = config
+        .ev
+        .as_ref()
+        .map(|ev| ev.state_file.display().to_string())
+        .unwrap_or_default();
+    if let Loaded::Corrupt(problem) = &o.before {
+        stderr(&format!(
+            "warning: ev-kick state file {state_path} is unusable ({problem}): treated as \"not kicking\"; if a charge this tool started is still running in manual mode, stop it on the charger"
+        ));
+    }
+    if ctx.json {
+        stdout(&kick_json(config, o).to_string());
+        for e in o.errors() {
+            stderr(&format!("error: {e}"));
+        }
+        return;
+    }
+    for e in o.errors() {
+        stderr(&format!("error: {e}"));
+    }
+    if ctx.quiet {
+        return;
+    }
+    let head = format!(
+        "ev-kick{} {}",
+        if o.dry_run { " (dry run)" } else { "" },
+        long_local(tz, o.now)
+    );
+    let mut t = match &o.decision {
+        Some(d) => format!(
+            "{head}: {}{} — {}\n",
+            if o.dry_run && !matches!(d.action, Action::Nothing) {
+                "would "
+            } else {
+                ""
+            },
+            kick_verdict(d),
+            d.reason
+        ),
+        None => format!(
+            "{head}: no decision — the EV charger ({}) could not be read; nothing written\n",
+            o.charger_at
+        ),
+    };
+    let detail = o.dry_run || ctx.verbose;
+    if detail {
+        t += &kick_inputs_text(config, o);
+        t += &format!(
+            "  state file {state_path}: {}\n",
+            record_text(tz, o.before.record())
+        );
+    }
+    for w in &o.writes {
+        if o.dry_run {
+            t += &format!("  would write {}: {}\n", write_text(w), w.summary);
+        } else if o.applied {
+            t += &format!("  {} (read back ok)\n", w.summary);
+        } else if detail {
+            t += &format!("  not written: {}\n", w.summary);
+        }
+    }
+    if detail || o.before.record() != o.after.as_ref() {
+        let verb = if o.dry_run { "would hold" } else { "now holds" };
+        t += &format!(
+            "  state file {verb}: {}\n",
+            record_text(tz, o.after.as_ref())
+        );
+    }
+    stdout(t.trim_end());
+}
+
+fn record_json(r: Option<&Record>) -> Value {
+    match r {
+        Some(r) => serde_json::to_value(r).unwrap_or(Value::Null),
+        None => Value::Null,
+    }
+}
+
+pub fn kick_json(config: &Config, o: &KickOutcome) -> Value {
+    let tz = config.timezone;
+    let phases = config
+        .ev
+        .as_ref()
+        .map(|ev| ev.phases.clone())
+        .unwrap_or_default();
+    json!({
+        "command": "ev-kick",
+        "enabled": true,
+        "dry_run": o.dry_run,
+        "now": o.now.to_rfc3339(),
+        "now_local": rfc3339_local(tz, o.now),
+        "timezone": tz.name(),
+        "bms": match &o.bms {
+            Ok(r) => json!({"ok": true, "error": null, "batteries": bms_json(tz, o.now, r)}),
+            Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
+        },
+        "site": match &o.site {
+            Ok(s) => json!({
+                "ok": true,
+                "error": null,
+                "phases_w": s.phases_w,
+                "battery_power_w": s.battery_power_w,
+                "loads_w": s.loads_w(&phases),
+            }),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
+        },
+        "charger": match &o.charger {
+            Some(Ok(c)) => json!({
+                "ok": true,
+                "error": null,
+                "at": o.charger_at,
+                "mode": c.mode,
+                "mode_name": evkick::mode_name(c.mode),
+                "start_stop": c.start_stop,
+                "status": c.status,
+                "status_name": evkick::status_name(c.status),
+                "set_current_a": c.set_current_a,
+                "max_current_a": c.max_current_a,
+                "power_w": c.power_w,
+            }),
+            Some(Err(e)) => json!({"ok": false, "error": e.to_string(), "at": o.charger_at}),
+            None => json!({"ok": false, "error": "not read: the GX connection failed", "at": o.charger_at}),
+        },
+        "state_file": {
+            "path": config.ev.as_ref().map(|ev| ev.state_file.display().to_string()),
+            "before": record_json(o.before.record()),
+            "problem": match &o.before {
+                Loaded::Corrupt(p) => Some(p.clone()),
+                _ => None,
+            },
+            "after": record_json(o.after.as_ref()),
+        },
+        "decision": o.decision.as_ref().map(|d| json!({
+            "verdict": kick_verdict(d),
+            "action": d.action,
+            "reason": d.reason,
+            "kicking": d.kicking,
+            "discharge_active": d.active,
+            "load_without_ev_w": d.load_w,
+        })),
+        "writes": o.writes.iter().map(|w| json!({
+            "function": w.function_code(),
+            "address": w.address,
+            "values": w.values,
+            "summary": w.summary,
+        })).collect::<Vec<_>>(),
+        "applied": o.applied,
+        "errors": o.errors(),
+        "exit_code": o.exit,
     })
 }

@@ -312,6 +312,44 @@ fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
     }
 }
 
+/// Addresses of (mode, start/stop, status, set current, power) on a unit that is a charger.
+fn charger_registers(unit_id: u8) -> Option<(u16, u16, u16, u16, u16)> {
+    match unit_id {
+        40 => Some((3815, 3826, 3824, 3825, 3821)),
+        1 => Some((5009, 5010, 5015, 5016, 5014)),
+        _ => None,
+    }
+}
+
+/// A charger after a write: manual + start with an EV ready charges at the set current on one
+/// 230 V phase; auto + start waits for sun; stop ends a charge. On the GX, the charger's power
+/// shows in the AC loads of L1, as it does on a real site with the EVCS on the AC output.
+fn charger_reacts(s: &mut State, unit_id: u8) {
+    let Some((mode, start_stop, status, current, power)) = charger_registers(unit_id) else {
+        return;
+    };
+    let get = |s: &State, a: u16| s.get(unit_id, a);
+    let (m, on, st, amps, before) = (
+        get(s, mode),
+        get(s, start_stop),
+        get(s, status),
+        get(s, current),
+        get(s, power),
+    );
+    let (new_status, watts) = match (m, on, st) {
+        (0, 1, 1 | 2 | 4 | 6) => (2, amps.saturating_mul(230)),
+        (1, 1, 1 | 6) => (4, 0),
+        (_, 0, 2 | 4) => (1, 0),
+        (_, _, other) => (other, before),
+    };
+    s.set(unit_id, status, new_status);
+    s.set(unit_id, power, watts);
+    if unit_id == 40 {
+        let loads = i32::from(s.get(100, 817)) + i32::from(watts) - i32::from(before);
+        s.set(100, 817, loads.clamp(0, 65535) as u16);
+    }
+}
+
 fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
     match s.lock() {
         Ok(g) => g,
@@ -393,6 +431,7 @@ fn handle(s: &mut State, unit_id: u8, pdu: &[u8]) -> Vec<u8> {
             }
             s.write_requests += 1;
             s.writes.push((unit_id, first, values.clone()));
+            charger_reacts(s, unit_id);
             if function == 6 {
                 pdu.to_vec()
             } else {

@@ -1,0 +1,78 @@
+//! The EV charger and the site's loads over Modbus, for `ev-kick`.
+//!
+//! With `via = "gx"` the charger is the GX's evcharger service: the same connection as the
+//! site readings, another unit id. With `via = "evcs"` it is the charging station's own
+//! Modbus-TCP server, a second connection. Either way the same six registers are read in one
+//! request, from [`ChargerMap`].
+
+use crate::config::{EvConfig, EvVia, GxConfig};
+use crate::evkick::{Charger, Site};
+use crate::gx::{self, GxError};
+use crate::modbus::{Device, ModbusError, Snapshot};
+use crate::registers::{self as reg, ChargerMap, Register};
+
+/// Shown when the charging station refuses a connection.
+pub const EVCS_REFUSED_HINT: &str = "enable the Modbus TCP server on the EV charging station (its web interface), or use ev.via = \"gx\"";
+
+/// The register map for a way of reaching the charger.
+pub fn map_for(via: EvVia) -> ChargerMap {
+    match via {
+        EvVia::Gx => reg::GX_CHARGER,
+        EvVia::Evcs => reg::EVCS_CHARGER,
+    }
+}
+
+/// The registers that make up [`Site`].
+pub const SITE: [Register; 4] = [
+    reg::AC_CONSUMPTION_L1,
+    reg::AC_CONSUMPTION_L2,
+    reg::AC_CONSUMPTION_L3,
+    reg::BATTERY_POWER,
+];
+
+/// Reads the site's loads and battery power (one request).
+pub fn read_site(gx: &mut Device) -> Result<Site, GxError> {
+    let s = gx::read(gx, &SITE)?;
+    let word = |r: Register| {
+        s.word(r.address)
+            .ok_or(GxError::Modbus(ModbusError::NotInMap(r.address)))
+    };
+    Ok(Site {
+        phases_w: [
+            word(reg::AC_CONSUMPTION_L1)?,
+            word(reg::AC_CONSUMPTION_L2)?,
+            word(reg::AC_CONSUMPTION_L3)?,
+        ],
+        battery_power_w: word(reg::BATTERY_POWER)? as i16,
+    })
+}
+
+/// Reads the charger's registers (one request).
+pub fn read_charger(device: &mut Device, map: &ChargerMap) -> Result<Charger, GxError> {
+    let s: Snapshot = device.read(&map.all())?;
+    let word = |r: Register| {
+        s.word(r.address)
+            .ok_or(GxError::Modbus(ModbusError::NotInMap(r.address)))
+    };
+    Ok(Charger {
+        mode: word(map.mode)?,
+        start_stop: word(map.start_stop)?,
+        status: word(map.status)?,
+        set_current_a: word(map.set_current)?,
+        max_current_a: word(map.max_current)?,
+        power_w: word(map.power)?,
+    })
+}
+
+/// A connection to the charging station's own server (`via = "evcs"`).
+pub fn connect_evcs(ev: &EvConfig, gx: &GxConfig) -> Result<Device, ModbusError> {
+    let host = ev.host.as_deref().unwrap_or_default();
+    Device::connect(
+        "EVCS",
+        host,
+        ev.port,
+        ev.unit,
+        gx.timeout_s,
+        EVCS_REFUSED_HINT,
+    )
+}

@@ -1,0 +1,1038 @@
+//! `ev-kick`'s rules: one pure decision from the config, the BMS reading, the site's loads,
+//! the charger's registers and the state file's record; and the charger writes that carry it
+//! out.
+//!
+//! The tool charges the car only while a maintenance discharge runs, and only a charge it
+//! started itself: "kicking" means the state file records a kick *and* the charger is still in
+//! manual mode at the recorded current. When the owner changes either, the tool forgets its
+//! kick and stands down until that discharge ends, so it never fights the owner's choice.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::bms::BmsReading;
+use crate::config::{EvConfig, RestoreMode};
+use crate::plan::short_local;
+use crate::registers::ChargerMap;
+use crate::writes::Write;
+
+pub const MODE_MANUAL: u16 = 0;
+pub const MODE_AUTO: u16 = 1;
+pub const MODE_SCHEDULED: u16 = 2;
+pub const STOP: u16 = 0;
+pub const START: u16 = 1;
+pub const STATUS_DISCONNECTED: u16 = 0;
+pub const STATUS_CHARGING: u16 = 2;
+/// Connected, waiting for sun, waiting for start: an EV that a start would charge.
+pub const STATUS_READY: [u16; 3] = [1, 4, 6];
+/// Nominal phase voltage, for showing what a current means in watts.
+pub const NOMINAL_VOLTS: u16 = 230;
+
+/// The charger's mode in words.
+pub fn mode_name(mode: u16) -> &'static str {
+    match mode {
+        MODE_MANUAL => "manual",
+        MODE_AUTO => "auto",
+        MODE_SCHEDULED => "scheduled",
+        _ => "unknown",
+    }
+}
+
+/// The charger's status in words.
+pub fn status_name(status: u16) -> &'static str {
+    match status {
+        0 => "disconnected",
+        1 => "connected",
+        2 => "charging",
+        3 => "charged",
+        4 => "waiting for sun",
+        5 => "waiting for RFID",
+        6 => "waiting for start",
+        7 => "low SoC",
+        8 => "ground test error",
+        9 => "welded contacts",
+        10 => "CP input test error (shorted)",
+        11 => "residual current detected",
+        12 => "undervoltage",
+        13 => "overvoltage",
+        14 => "overheating",
+        20 => "charging limit",
+        21 => "start charging",
+        22 | 23 => "switching phases",
+        24 => "stop charging",
+        _ => "unknown",
+    }
+}
+
+/// The charger's registers, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Charger {
+    pub mode: u16,
+    pub start_stop: u16,
+    pub status: u16,
+    pub set_current_a: u16,
+    pub max_current_a: u16,
+    pub power_w: u16,
+}
+
+/// The site as the GX reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Site {
+    /// AC loads on L1, L2, L3, W (the EV included when it is on the AC output).
+    pub phases_w: [u16; 3],
+    /// Battery power, W: positive charging, negative discharging.
+    pub battery_power_w: i16,
+}
+
+impl Site {
+    /// The loads on the configured phases, EV included.
+    pub fn loads_w(&self, phases: &[u8]) -> i64 {
+        phases
+            .iter()
+            .filter_map(|p| self.phases_w.get(usize::from(p.saturating_sub(1))))
+            .map(|w| i64::from(*w))
+            .sum()
+    }
+
+    /// The battery's discharge power, W (negative while it charges).
+    pub fn discharge_w(&self) -> i64 {
+        -i64::from(self.battery_power_w)
+    }
+}
+
+/// What the state file holds between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Record {
+    /// This tool started the charge: what it found before, to put back at the end.
+    Kicking {
+        started_at: DateTime<Utc>,
+        previous_mode: u16,
+        previous_current_a: u16,
+        current_a: u16,
+    },
+    /// The owner took the charger over during this discharge: hands off until it ends.
+    StoodDown {
+        since: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+/// The charger writes a decision needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing to write.
+    Nothing,
+    /// Manual mode, the configured current, start.
+    Start,
+    /// Stop, put back `mode` and `current_a`, and start again when `restart` (auto mode, so
+    /// solar charging carries on).
+    Stop {
+        mode: u16,
+        current_a: u16,
+        restart: bool,
+    },
+}
+
+/// What to do with the state file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextRecord {
+    Keep,
+    Set(Record),
+    Clear,
+}
+
+/// One run's decision, with everything needed to explain it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub action: Action,
+    pub record: NextRecord,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// Whether a kick of this tool's was running when the run began.
+    pub kicking: bool,
+    /// Whether a maintenance discharge is running (unknown without the BMS).
+    pub active: Option<bool>,
+    /// Site load with the EV excluded, W (unknown without the GX).
+    pub load_w: Option<i64>,
+}
+
+/// Everything one decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub config: &'a EvConfig,
+    pub timezone: Tz,
+    pub now: DateTime<Utc>,
+    /// `None` when the BMS could not be read.
+    pub bms: Option<&'a BmsReading>,
+    /// `None` when the GX's loads could not be read (only possible with `via = "evcs"`).
+    pub site: Option<Site>,
+    pub charger: Charger,
+    pub record: Option<&'a Record>,
+}
+
+/// Whether the maintenance discharge is running, and why not if not.
+#[derive(Debug, Clone, PartialEq)]
+enum Discharge {
+    /// A battery strips at this SoC (1-based battery number, %).
+    Active {
+        battery: usize,
+        soc: f64,
+    },
+    /// Batteries strip, but every one of them is below `min_battery_soc`.
+    TooLow {
+        soc: f64,
+    },
+    NotStripping,
+}
+
+fn discharge(bms: &BmsReading, min_soc: f64) -> Discharge {
+    let stripping: Vec<(usize, f64)> = bms
+        .batteries
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.is_stripping)
+        .map(|(i, b)| (i + 1, b.state_of_charge))
+        .collect();
+    if let Some((battery, soc)) = stripping.iter().find(|(_, soc)| *soc >= min_soc) {
+        return Discharge::Active {
+            battery: *battery,
+            soc: *soc,
+        };
+    }
+    match stripping.iter().map(|(_, soc)| *soc).reduce(f64::max) {
+        Some(soc) => Discharge::TooLow { soc },
+        None => Discharge::NotStripping,
+    }
+}
+
+/// The restore mode as a register value.
+fn restore_mode(mode: RestoreMode, previous: u16) -> u16 {
+    match mode {
+        RestoreMode::Previous => previous,
+        RestoreMode::Auto => MODE_AUTO,
+        RestoreMode::Manual => MODE_MANUAL,
+        RestoreMode::Scheduled => MODE_SCHEDULED,
+    }
+}
+
+/// The decision for one run.
+pub fn decide(i: &Inputs) -> Decision {
+    let c = i.config;
+    let charger = i.charger;
+    let tz = i.timezone;
+    let discharge = i.bms.map(|b| discharge(b, c.min_battery_soc));
+    let active = discharge
+        .as_ref()
+        .map(|d| matches!(d, Discharge::Active { .. }));
+    let load_w = i
+        .site
+        .map(|s| (s.loads_w(&c.phases) - i64::from(charger.power_w)).max(0));
+    let outcome = |action, record, kicking, reason: String| Decision {
+        action,
+        record,
+        reason,
+        kicking,
+        active,
+        load_w,
+    };
+    let not_active_reason = |d: &Discharge| match d {
+        Discharge::TooLow { soc } => format!(
+            "the stripping battery is at {soc:.0} %, below ev.min_battery_soc ({:.0} %)",
+            c.min_battery_soc
+        ),
+        _ => "no battery is in a maintenance discharge".to_string(),
+    };
+
+    match i.record {
+        Some(Record::Kicking {
+            started_at,
+            previous_mode,
+            previous_current_a,
+            current_a,
+        }) => {
+            let since = short_local(tz, *started_at);
+            if charger.mode != MODE_MANUAL || charger.set_current_a != *current_a {
+                let reason = format!(
+                    "the charger was changed to {} mode at {} A since this tool started its charge ({since}): it is the owner's now, so ev-kick leaves it alone",
+                    mode_name(charger.mode),
+                    charger.set_current_a
+                );
+                let record = if active == Some(false) {
+                    NextRecord::Clear
+                } else {
+                    NextRecord::Set(Record::StoodDown {
+                        since: i.now,
+                        reason: format!(
+                            "charger changed to {} mode at {} A",
+                            mode_name(charger.mode),
+                            charger.set_current_a
+                        ),
+                    })
+                };
+                return outcome(Action::Nothing, record, false, reason);
+            }
+            let stop = |why: String| {
+                let mode = restore_mode(c.restore_mode, *previous_mode);
+                outcome(
+                    Action::Stop {
+                        mode,
+                        current_a: *previous_current_a,
+                        restart: mode == MODE_AUTO,
+                    },
+                    NextRecord::Clear,
+                    true,
+                    why,
+                )
+            };
+            let Some(discharge) = &discharge else {
+                return stop("the BMS could not be read, so the discharge cannot be confirmed: stopping the kick (safe state)".to_string());
+            };
+            if !matches!(discharge, Discharge::Active { .. }) {
+                return stop(format!(
+                    "{}: the maintenance discharge is over for the car",
+                    not_active_reason(discharge)
+                ));
+            }
+            let (Some(site), Some(load)) = (i.site, load_w) else {
+                return stop(
+                    "the GX's loads could not be read, so the grid cannot be ruled out: stopping the kick"
+                        .to_string(),
+                );
+            };
+            if load > i64::from(c.stop_above_w) {
+                return stop(format!(
+                    "the site load is {load} W without the EV, above ev.stop_above_w ({} W)",
+                    c.stop_above_w
+                ));
+            }
+            if charger.status == STATUS_DISCONNECTED {
+                return stop("the EV was disconnected".to_string());
+            }
+            let loads = site.loads_w(&c.phases);
+            if site.discharge_w() < loads {
+                return stop(format!(
+                    "the grid is feeding the car: the battery discharges {} W but the loads, EV included, are {loads} W",
+                    site.discharge_w()
+                ));
+            }
+            outcome(
+                Action::Nothing,
+                NextRecord::Keep,
+                true,
+                format!(
+                    "kicking since {since}: the discharge runs, the site load is {load} W without the EV (stop above {} W), and the battery's {} W covers the loads ({loads} W, EV {} W)",
+                    c.stop_above_w,
+                    site.discharge_w(),
+                    charger.power_w
+                ),
+            )
+        }
+        record => {
+            if let Some(Record::StoodDown { since, reason }) = record {
+                return if active == Some(false) {
+                    outcome(
+                        Action::Nothing,
+                        NextRecord::Clear,
+                        false,
+                        format!(
+                            "the discharge during which the owner took over the charger ({reason}, {}) has ended: ev-kick will act again in the next one",
+                            short_local(tz, *since)
+                        ),
+                    )
+                } else {
+                    outcome(
+                        Action::Nothing,
+                        NextRecord::Keep,
+                        false,
+                        format!(
+                            "standing down since {}: the owner took over the charger ({reason}); ev-kick waits for this discharge to end",
+                            short_local(tz, *since)
+                        ),
+                    )
+                };
+            }
+            let nothing =
+                |reason: String| outcome(Action::Nothing, NextRecord::Keep, false, reason);
+            let Some(discharge) = &discharge else {
+                return nothing("the BMS could not be read: not starting a charge".to_string());
+            };
+            let Discharge::Active { battery, soc } = discharge else {
+                return nothing(not_active_reason(discharge));
+            };
+            if !STATUS_READY.contains(&charger.status) {
+                return nothing(match charger.status {
+                    STATUS_DISCONNECTED => "the maintenance discharge runs, but no EV is connected".to_string(),
+                    STATUS_CHARGING => "the charger is already charging a charge this tool did not start: it is left alone".to_string(),
+                    s => format!(
+                        "the maintenance discharge runs, but the charger is {} (status {s}), not ready to start",
+                        status_name(s)
+                    ),
+                });
+            }
+            let (Some(site), Some(load)) = (i.site, load_w) else {
+                return nothing(
+                    "the GX's loads could not be read: not starting a charge".to_string(),
+                );
+            };
+            if load >= i64::from(c.start_below_w) {
+                return nothing(format!(
+                    "the site load is {load} W, not below ev.start_below_w ({} W): not starting",
+                    c.start_below_w
+                ));
+            }
+            let loads = site.loads_w(&c.phases);
+            if site.discharge_w() < loads {
+                return nothing(format!(
+                    "the battery discharges {} W, less than the loads ({loads} W): the grid would feed the car, so not starting",
+                    site.discharge_w()
+                ));
+            }
+            if c.current_a > charger.max_current_a {
+                return nothing(format!(
+                    "the charger's maximum current is {} A, below ev.current_a ({} A): raise it on the charger or lower ev.current_a",
+                    charger.max_current_a, c.current_a
+                ));
+            }
+            outcome(
+                Action::Start,
+                NextRecord::Set(Record::Kicking {
+                    started_at: i.now,
+                    previous_mode: charger.mode,
+                    previous_current_a: charger.set_current_a,
+                    current_a: c.current_a,
+                }),
+                false,
+                format!(
+                    "battery {battery} is stripping at {soc:.0} %, the EV is {} and the site load is {load} W (below {} W): charging the car at {} A (about {} W)",
+                    status_name(charger.status),
+                    c.start_below_w,
+                    c.current_a,
+                    c.current_a * NOMINAL_VOLTS
+                ),
+            )
+        }
+    }
+}
+
+fn one(register: crate::registers::Register, value: u16, summary: String) -> Write {
+    Write {
+        address: register.address,
+        values: vec![value],
+        summary,
+    }
+}
+
+/// The writes that carry out `action` on a charger read as `charger`, in the order the charger
+/// needs them (mode before current before start).
+pub fn writes(
+    action: &Action,
+    config: &EvConfig,
+    map: &ChargerMap,
+    charger: &Charger,
+) -> Vec<Write> {
+    match *action {
+        Action::Nothing => Vec::new(),
+        Action::Start => vec![
+            one(
+                map.mode,
+                MODE_MANUAL,
+                format!(
+                    "EV charger mode ({}): {} → manual",
+                    map.mode.address,
+                    mode_name(charger.mode)
+                ),
+            ),
+            one(
+                map.set_current,
+                config.current_a,
+                format!(
+                    "EV charger set current ({}): {} A → {} A",
+                    map.set_current.address, charger.set_current_a, config.current_a
+                ),
+            ),
+            one(
+                map.start_stop,
+                START,
+                format!("EV charger ({}): start", map.start_stop.address),
+            ),
+        ],
+        Action::Stop {
+            mode,
+            current_a,
+            restart,
+        } => {
+            let mut out = vec![one(
+                map.start_stop,
+                STOP,
+                format!("EV charger ({}): stop", map.start_stop.address),
+            )];
+            if mode != charger.mode {
+                out.push(one(
+                    map.mode,
+                    mode,
+                    format!(
+                        "EV charger mode ({}): {} → {}",
+                        map.mode.address,
+                        mode_name(charger.mode),
+                        mode_name(mode)
+                    ),
+                ));
+            }
+            if current_a != charger.set_current_a {
+                out.push(one(
+                    map.set_current,
+                    current_a,
+                    format!(
+                        "EV charger set current ({}): {} A → {current_a} A",
+                        map.set_current.address, charger.set_current_a
+                    ),
+                ));
+            }
+            if restart {
+                out.push(one(
+                    map.start_stop,
+                    START,
+                    format!(
+                        "EV charger ({}): start again, so auto mode can charge from solar",
+                        map.start_stop.address
+                    ),
+                ));
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bms::Battery;
+    use crate::config::{Config, EvVia, Overrides};
+    use crate::registers::{EVCS_CHARGER, GX_CHARGER};
+    use chrono::TimeZone;
+
+    fn config(extra: &str) -> EvConfig {
+        let text = format!(
+            "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://127.0.0.1:3000\"\n[gx]\nhost = \"127.0.0.1\"\n[ev]\n{extra}\n"
+        );
+        Config::parse(&text, &Overrides::default())
+            .unwrap()
+            .ev
+            .unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 14, 5, 0).unwrap()
+    }
+
+    fn battery(soc: f64, stripping: bool) -> Battery {
+        Battery {
+            state_of_charge: soc,
+            is_stripping: stripping,
+            strip_pump_run_target: 259_200,
+            strip_pump_run_timer: 259_200,
+        }
+    }
+
+    fn bms(batteries: &[(f64, bool)]) -> BmsReading {
+        BmsReading {
+            batteries: batteries.iter().map(|(s, t)| battery(*s, *t)).collect(),
+        }
+    }
+
+    /// An EV connected, auto mode, not charging.
+    fn idle_charger() -> Charger {
+        Charger {
+            mode: MODE_AUTO,
+            start_stop: STOP,
+            status: 1,
+            set_current_a: 16,
+            max_current_a: 32,
+            power_w: 0,
+        }
+    }
+
+    /// This tool's charge at 6 A.
+    fn our_charge() -> Charger {
+        Charger {
+            mode: MODE_MANUAL,
+            start_stop: START,
+            status: STATUS_CHARGING,
+            set_current_a: 6,
+            max_current_a: 32,
+            power_w: 1380,
+        }
+    }
+
+    fn kicking() -> Record {
+        Record::Kicking {
+            started_at: now() - chrono::TimeDelta::minutes(30),
+            previous_mode: MODE_AUTO,
+            previous_current_a: 16,
+            current_a: 6,
+        }
+    }
+
+    /// Loads of 350 W on L1 plus the EV's power; the battery covers them with 200 W to spare.
+    fn site_for(charger: &Charger) -> Site {
+        let loads = 350 + charger.power_w;
+        Site {
+            phases_w: [loads, 0, 0],
+            battery_power_w: -((loads + 200) as i16),
+        }
+    }
+
+    fn run(
+        c: &EvConfig,
+        bms: Option<&BmsReading>,
+        site: Option<Site>,
+        charger: Charger,
+        record: Option<&Record>,
+    ) -> Decision {
+        decide(&Inputs {
+            config: c,
+            timezone: chrono_tz::Australia::Hobart,
+            now: now(),
+            bms,
+            site,
+            charger,
+            record,
+        })
+    }
+
+    #[test]
+    fn starts_when_stripping_with_an_ev_ready_and_a_small_load() {
+        let c = config("");
+        let b = bms(&[(60.0, true)]);
+        for status in STATUS_READY {
+            let ch = Charger {
+                status,
+                ..idle_charger()
+            };
+            let d = run(&c, Some(&b), Some(site_for(&ch)), ch, None);
+            assert_eq!(d.action, Action::Start, "status {status}: {}", d.reason);
+            assert_eq!(
+                d.record,
+                NextRecord::Set(Record::Kicking {
+                    started_at: now(),
+                    previous_mode: MODE_AUTO,
+                    previous_current_a: 16,
+                    current_a: 6
+                })
+            );
+            assert_eq!(d.load_w, Some(350));
+        }
+    }
+
+    #[test]
+    fn does_not_start_without_each_condition() {
+        let c = config("");
+        let b = bms(&[(60.0, true)]);
+        let ch = idle_charger();
+        let site = site_for(&ch);
+        let cases: Vec<(&str, Decision)> = vec![
+            (
+                "not stripping",
+                run(&c, Some(&bms(&[(60.0, false)])), Some(site), ch, None),
+            ),
+            (
+                "SoC below min",
+                run(&c, Some(&bms(&[(9.0, true)])), Some(site), ch, None),
+            ),
+            ("BMS unread", run(&c, None, Some(site), ch, None)),
+            ("GX unread", run(&c, Some(&b), None, ch, None)),
+            (
+                "disconnected",
+                run(&c, Some(&b), Some(site), Charger { status: 0, ..ch }, None),
+            ),
+            (
+                "owner's charge",
+                run(
+                    &c,
+                    Some(&b),
+                    Some(site),
+                    Charger {
+                        status: STATUS_CHARGING,
+                        mode: MODE_MANUAL,
+                        start_stop: START,
+                        set_current_a: 6,
+                        power_w: 1380,
+                        ..ch
+                    },
+                    None,
+                ),
+            ),
+            (
+                "charged",
+                run(&c, Some(&b), Some(site), Charger { status: 3, ..ch }, None),
+            ),
+            (
+                "load at start_below_w",
+                run(
+                    &c,
+                    Some(&b),
+                    Some(Site {
+                        phases_w: [400, 300, 300],
+                        battery_power_w: -1200,
+                    }),
+                    ch,
+                    None,
+                ),
+            ),
+            (
+                "grid already feeding the loads",
+                run(
+                    &c,
+                    Some(&b),
+                    Some(Site {
+                        phases_w: [350, 0, 0],
+                        battery_power_w: -300,
+                    }),
+                    ch,
+                    None,
+                ),
+            ),
+            (
+                "max current below ours",
+                run(
+                    &c,
+                    Some(&b),
+                    Some(site),
+                    Charger {
+                        max_current_a: 5,
+                        ..ch
+                    },
+                    None,
+                ),
+            ),
+        ];
+        for (what, d) in cases {
+            assert_eq!(d.action, Action::Nothing, "{what}: {}", d.reason);
+            assert_eq!(d.record, NextRecord::Keep, "{what}");
+            assert!(!d.kicking, "{what}");
+        }
+    }
+
+    #[test]
+    fn one_stripping_battery_of_several_is_enough() {
+        let c = config("min_battery_soc = 20");
+        let ch = idle_charger();
+        let b = bms(&[(90.0, false), (15.0, true), (45.0, true)]);
+        let d = run(&c, Some(&b), Some(site_for(&ch)), ch, None);
+        assert_eq!(d.action, Action::Start);
+        assert!(d.reason.contains("battery 3"), "{}", d.reason);
+        // The only stripping battery is below the minimum: not active, though another is full.
+        let b = bms(&[(90.0, false), (15.0, true)]);
+        let d = run(&c, Some(&b), Some(site_for(&ch)), ch, None);
+        assert_eq!(d.action, Action::Nothing);
+        assert!(d.reason.contains("15 %"), "{}", d.reason);
+    }
+
+    #[test]
+    fn keeps_charging_while_every_condition_holds() {
+        let c = config("");
+        let ch = our_charge();
+        let record = kicking();
+        let d = run(
+            &c,
+            Some(&bms(&[(40.0, true)])),
+            Some(site_for(&ch)),
+            ch,
+            Some(&record),
+        );
+        assert_eq!(d.action, Action::Nothing, "{}", d.reason);
+        assert_eq!(d.record, NextRecord::Keep);
+        assert!(d.kicking);
+        // The EV's own power is not counted as site load.
+        assert_eq!(d.load_w, Some(350));
+        // A load between start_below_w and stop_above_w keeps the kick (hysteresis).
+        let site = Site {
+            phases_w: [1380 + 1500, 300, 0],
+            battery_power_w: -3500,
+        };
+        let d = run(
+            &c,
+            Some(&bms(&[(40.0, true)])),
+            Some(site),
+            ch,
+            Some(&record),
+        );
+        assert_eq!(d.action, Action::Nothing, "{}", d.reason);
+        assert_eq!(d.load_w, Some(1800));
+    }
+
+    #[test]
+    fn stops_on_each_condition_and_restores_the_previous_mode() {
+        let c = config("");
+        let ch = our_charge();
+        let record = kicking();
+        let stripping = bms(&[(40.0, true)]);
+        let site = site_for(&ch);
+        let cases: Vec<(&str, Decision)> = vec![
+            (
+                "ended",
+                run(
+                    &c,
+                    Some(&bms(&[(40.0, false)])),
+                    Some(site),
+                    ch,
+                    Some(&record),
+                ),
+            ),
+            (
+                "SoC below min",
+                run(
+                    &c,
+                    Some(&bms(&[(9.5, true)])),
+                    Some(site),
+                    ch,
+                    Some(&record),
+                ),
+            ),
+            ("BMS unread", run(&c, None, Some(site), ch, Some(&record))),
+            (
+                "GX unread",
+                run(&c, Some(&stripping), None, ch, Some(&record)),
+            ),
+            (
+                "load above stop_above_w",
+                run(
+                    &c,
+                    Some(&stripping),
+                    Some(Site {
+                        phases_w: [1380 + 1000, 1000, 600],
+                        battery_power_w: -5000,
+                    }),
+                    ch,
+                    Some(&record),
+                ),
+            ),
+            (
+                "EV disconnected",
+                run(
+                    &c,
+                    Some(&stripping),
+                    Some(site),
+                    Charger {
+                        status: 0,
+                        power_w: 0,
+                        ..ch
+                    },
+                    Some(&record),
+                ),
+            ),
+            (
+                "grid feeding the car",
+                run(
+                    &c,
+                    Some(&stripping),
+                    Some(Site {
+                        phases_w: [1730, 0, 0],
+                        battery_power_w: -1000,
+                    }),
+                    ch,
+                    Some(&record),
+                ),
+            ),
+        ];
+        for (what, d) in cases {
+            assert_eq!(
+                d.action,
+                Action::Stop {
+                    mode: MODE_AUTO,
+                    current_a: 16,
+                    restart: true
+                },
+                "{what}: {}",
+                d.reason
+            );
+            assert_eq!(d.record, NextRecord::Clear, "{what}");
+            assert!(d.kicking, "{what}");
+        }
+    }
+
+    #[test]
+    fn restore_mode_names_the_mode_put_back() {
+        let record = kicking();
+        let ch = our_charge();
+        let ended = bms(&[(40.0, false)]);
+        for (setting, mode, restart) in [
+            ("previous", MODE_AUTO, true),
+            ("auto", MODE_AUTO, true),
+            ("manual", MODE_MANUAL, false),
+            ("scheduled", MODE_SCHEDULED, false),
+        ] {
+            let c = config(&format!("restore_mode = \"{setting}\""));
+            let d = run(&c, Some(&ended), Some(site_for(&ch)), ch, Some(&record));
+            assert_eq!(
+                d.action,
+                Action::Stop {
+                    mode,
+                    current_a: 16,
+                    restart
+                },
+                "{setting}"
+            );
+        }
+        // "previous" when the charger was in scheduled mode before: no restart.
+        let record = Record::Kicking {
+            started_at: now(),
+            previous_mode: MODE_SCHEDULED,
+            previous_current_a: 10,
+            current_a: 6,
+        };
+        let d = run(
+            &config(""),
+            Some(&ended),
+            Some(site_for(&ch)),
+            ch,
+            Some(&record),
+        );
+        assert_eq!(
+            d.action,
+            Action::Stop {
+                mode: MODE_SCHEDULED,
+                current_a: 10,
+                restart: false
+            }
+        );
+    }
+
+    #[test]
+    fn an_owner_takeover_is_forgotten_and_respected_until_the_discharge_ends() {
+        let c = config("");
+        let record = kicking();
+        let stripping = bms(&[(40.0, true)]);
+        for ch in [
+            Charger {
+                mode: MODE_AUTO,
+                ..our_charge()
+            },
+            Charger {
+                set_current_a: 16,
+                power_w: 3680,
+                ..our_charge()
+            },
+        ] {
+            let d = run(&c, Some(&stripping), Some(site_for(&ch)), ch, Some(&record));
+            assert_eq!(d.action, Action::Nothing, "{}", d.reason);
+            assert!(!d.kicking);
+            assert!(d.reason.contains("owner"), "{}", d.reason);
+            let NextRecord::Set(stood_down @ Record::StoodDown { .. }) = d.record else {
+                panic!("expected a stand-down, got {:?}", d.record);
+            };
+            // Next run: an EV ready and every start condition true, still hands off.
+            let idle = idle_charger();
+            let d = run(
+                &c,
+                Some(&stripping),
+                Some(site_for(&idle)),
+                idle,
+                Some(&stood_down),
+            );
+            assert_eq!(d.action, Action::Nothing, "{}", d.reason);
+            assert_eq!(d.record, NextRecord::Keep);
+            // Once the discharge ends, the stand-down is cleared.
+            let d = run(
+                &c,
+                Some(&bms(&[(40.0, false)])),
+                Some(site_for(&idle)),
+                idle,
+                Some(&stood_down),
+            );
+            assert_eq!((d.action, d.record), (Action::Nothing, NextRecord::Clear));
+        }
+        // A takeover seen after the discharge ended just clears the record.
+        let ch = Charger {
+            mode: MODE_AUTO,
+            ..our_charge()
+        };
+        let d = run(
+            &c,
+            Some(&bms(&[(40.0, false)])),
+            Some(site_for(&ch)),
+            ch,
+            Some(&record),
+        );
+        assert_eq!((d.action, d.record), (Action::Nothing, NextRecord::Clear));
+    }
+
+    #[test]
+    fn writes_follow_the_charger_order_for_both_maps() {
+        let c = config("current_a = 8");
+        for map in [GX_CHARGER, EVCS_CHARGER] {
+            let w = writes(&Action::Start, &c, &map, &idle_charger());
+            let got: Vec<(u16, Vec<u16>)> =
+                w.iter().map(|w| (w.address, w.values.clone())).collect();
+            assert_eq!(
+                got,
+                vec![
+                    (map.mode.address, vec![MODE_MANUAL]),
+                    (map.set_current.address, vec![8]),
+                    (map.start_stop.address, vec![START]),
+                ]
+            );
+            let stop = Action::Stop {
+                mode: MODE_AUTO,
+                current_a: 16,
+                restart: true,
+            };
+            let w = writes(&stop, &c, &map, &our_charge());
+            let got: Vec<(u16, Vec<u16>)> =
+                w.iter().map(|w| (w.address, w.values.clone())).collect();
+            assert_eq!(
+                got,
+                vec![
+                    (map.start_stop.address, vec![STOP]),
+                    (map.mode.address, vec![MODE_AUTO]),
+                    (map.set_current.address, vec![16]),
+                    (map.start_stop.address, vec![START]),
+                ]
+            );
+            // Manual at our current restored: only the stop.
+            let stop = Action::Stop {
+                mode: MODE_MANUAL,
+                current_a: 6,
+                restart: false,
+            };
+            assert_eq!(writes(&stop, &c, &map, &our_charge()).len(), 1);
+            assert!(writes(&Action::Nothing, &c, &map, &our_charge()).is_empty());
+        }
+        assert_eq!(config("").via, EvVia::Gx);
+    }
+
+    #[test]
+    fn only_configured_phases_count() {
+        let c = config("phases = [1]");
+        let ch = idle_charger();
+        let site = Site {
+            phases_w: [300, 5000, 5000],
+            battery_power_w: -400,
+        };
+        let d = run(&c, Some(&bms(&[(60.0, true)])), Some(site), ch, None);
+        assert_eq!(d.action, Action::Start, "{}", d.reason);
+        assert_eq!(d.load_w, Some(300));
+    }
+
+    #[test]
+    fn load_is_floored_at_zero() {
+        let c = config("");
+        let ch = our_charge();
+        let site = Site {
+            phases_w: [1000, 0, 0],
+            battery_power_w: -1500,
+        };
+        let d = run(
+            &c,
+            Some(&bms(&[(60.0, true)])),
+            Some(site),
+            ch,
+            Some(&kicking()),
+        );
+        assert_eq!(d.load_w, Some(0));
+        assert_eq!(d.action, Action::Nothing);
+    }
+}

@@ -1,0 +1,168 @@
+//! The ev-kick state file: what this tool's last runs did to the charger.
+//!
+//! Written atomically (a temporary file beside it, flushed, then renamed over it), so a run
+//! cut short leaves either the old record or the new one. A missing file means "not kicking";
+//! so does one that cannot be read or parsed, which is reported rather than fatal, because the
+//! worst a lost record can do is leave a charge running that the owner can see and stop.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::evkick::Record;
+
+/// The largest state file read; a real one is under 200 bytes.
+const MAX_BYTES: u64 = 64 * 1024;
+
+/// What was found at the state file's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    Missing,
+    /// Unreadable or not a record: treated as "not kicking".
+    Corrupt(String),
+    Found(Record),
+}
+
+impl Loaded {
+    pub fn record(&self) -> Option<&Record> {
+        match self {
+            Loaded::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+#[error(
+    "cannot {action} the ev-kick state file {path}: {detail}; check that its directory exists and is writable (ev.state_file)"
+)]
+pub struct StateFileError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+/// Reads the record at `path`.
+pub fn load(path: &Path) -> Loaded {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
+        Err(e) => return Loaded::Corrupt(format!("cannot read it: {e}")),
+    };
+    let mut text = String::new();
+    if let Err(e) = file.take(MAX_BYTES + 1).read_to_string(&mut text) {
+        return Loaded::Corrupt(format!("cannot read it: {e}"));
+    }
+    if text.len() as u64 > MAX_BYTES {
+        return Loaded::Corrupt(format!("it is over {MAX_BYTES} bytes"));
+    }
+    match serde_json::from_str::<Record>(&text) {
+        Ok(r) => Loaded::Found(r),
+        Err(e) => Loaded::Corrupt(format!("it is not an ev-kick record ({e})")),
+    }
+}
+
+/// Replaces the record at `path` with `record`, atomically.
+pub fn save(path: &Path, record: &Record) -> Result<(), StateFileError> {
+    let fail = |detail: String| StateFileError {
+        action: "write",
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = serde_json::to_string_pretty(record).map_err(|e| fail(e.to_string()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ev-kick.json".to_string());
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&temporary)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        fail(e.to_string())
+    })
+}
+
+/// Removes the record; an already missing file is fine.
+pub fn clear(path: &Path) -> Result<(), StateFileError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StateFileError {
+            action: "remove",
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn temp(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("zcell-kickstate-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("ev-kick.json")
+    }
+
+    #[test]
+    fn round_trip_missing_and_corrupt() {
+        let path = temp("rt");
+        let _ = clear(&path);
+        assert_eq!(load(&path), Loaded::Missing);
+        let record = Record::Kicking {
+            started_at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 23, 14, 5, 0)
+                .unwrap(),
+            previous_mode: 1,
+            previous_current_a: 16,
+            current_a: 6,
+        };
+        save(&path, &record).unwrap();
+        assert_eq!(load(&path), Loaded::Found(record));
+        assert!(!path.with_file_name(".ev-kick.json.tmp").exists());
+        for garbage in [
+            "",
+            "{",
+            "null",
+            "{\"state\":\"kicking\"}",
+            "[1,2]",
+            "\u{0}\u{1}",
+        ] {
+            std::fs::write(&path, garbage).unwrap();
+            assert!(matches!(load(&path), Loaded::Corrupt(_)), "{garbage:?}");
+        }
+        std::fs::write(&path, vec![b' '; 70_000]).unwrap();
+        assert!(matches!(load(&path), Loaded::Corrupt(m) if m.contains("over")));
+        clear(&path).unwrap();
+        clear(&path).unwrap();
+        assert_eq!(load(&path), Loaded::Missing);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_an_error_value() {
+        let path = Path::new("/nonexistent-zcell-dir/ev-kick.json");
+        let e = save(
+            path,
+            &Record::StoodDown {
+                since: chrono::Utc::now(),
+                reason: "test".into(),
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/nonexistent-zcell-dir/ev-kick.json")
+        );
+    }
+}
