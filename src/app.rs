@@ -19,6 +19,7 @@ use crate::kickstate::{self, Loaded, StateFileError};
 use crate::lock;
 use crate::modbus::{Device, Snapshot};
 use crate::plan::{self, Plan};
+use crate::registers::ChargerMap;
 use crate::render;
 use crate::writes::{self, WritePlan};
 
@@ -373,7 +374,7 @@ fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> Ki
         };
         if !dry_run {
             if let Some(device) = &mut charger_device {
-                carry_out(&mut out, &decision, &ev.state_file, device);
+                carry_out(&mut out, &decision, ev, &map, device);
             }
         }
         out.decision = Some(decision);
@@ -402,9 +403,11 @@ fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> Ki
 fn carry_out(
     out: &mut KickOutcome,
     decision: &Decision,
-    path: &std::path::Path,
+    ev: &EvConfig,
+    map: &ChargerMap,
     device: &mut Device,
 ) {
+    let path = ev.state_file.as_path();
     let starting = matches!(decision.record, NextRecord::Set(Record::Kicking { .. }));
     if starting {
         if let NextRecord::Set(r) = &decision.record {
@@ -420,8 +423,16 @@ fn carry_out(
             Ok(()) => out.applied = true,
             Err(e) => {
                 out.write_error = Some(e);
-                // A failed stop keeps the record, so the next run tries again.
-                if !starting {
+                if starting {
+                    // Forget the intent unless the charger really is in our manual mode now.
+                    let ours = charger::read_charger(device, map).is_ok_and(|c| {
+                        c.mode == evkick::MODE_MANUAL && c.set_current_a == ev.current_a
+                    });
+                    if !ours && kickstate::clear(&ev.state_file).is_ok() {
+                        out.after = None;
+                    }
+                } else {
+                    // A failed stop keeps the record, so the next run tries again.
                     out.after = out.before.record().cloned();
                 }
                 return;

@@ -117,7 +117,17 @@ pub enum Record {
         since: DateTime<Utc>,
         reason: String,
     },
+    /// This tool stopped its kick because the battery could not carry the car (the load rose,
+    /// or the grid fed the car): no new kick before [`RETRY_AFTER`] has passed, so a battery
+    /// that cannot keep up does not switch the car on and off every run.
+    BackedOff {
+        since: DateTime<Utc>,
+        reason: String,
+    },
 }
+
+/// How long a kick stopped for load or grid waits before it may start again.
+pub const RETRY_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// The charger writes a decision needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -274,49 +284,68 @@ pub fn decide(i: &Inputs) -> Decision {
                 };
                 return outcome(Action::Nothing, record, false, reason);
             }
-            let stop = |why: String| {
+            let stop = |why: String, back_off: Option<&str>| {
                 let mode = restore_mode(c.restore_mode, *previous_mode);
+                let record = match back_off {
+                    Some(reason) => NextRecord::Set(Record::BackedOff {
+                        since: i.now,
+                        reason: reason.to_string(),
+                    }),
+                    None => NextRecord::Clear,
+                };
                 outcome(
                     Action::Stop {
                         mode,
                         current_a: *previous_current_a,
                         restart: mode == MODE_AUTO,
                     },
-                    NextRecord::Clear,
+                    record,
                     true,
                     why,
                 )
             };
             let Some(discharge) = &discharge else {
-                return stop("the BMS could not be read, so the discharge cannot be confirmed: stopping the kick (safe state)".to_string());
+                return stop("the BMS could not be read, so the discharge cannot be confirmed: stopping the kick (safe state)".to_string(), None);
             };
             if !matches!(discharge, Discharge::Active { .. }) {
-                return stop(format!(
-                    "{}: the maintenance discharge is over for the car",
-                    not_active_reason(discharge)
-                ));
+                return stop(
+                    format!(
+                        "{}: the maintenance discharge is over for the car",
+                        not_active_reason(discharge)
+                    ),
+                    None,
+                );
             }
             let (Some(site), Some(load)) = (i.site, load_w) else {
                 return stop(
                     "the GX's loads could not be read, so the grid cannot be ruled out: stopping the kick"
                         .to_string(),
+                    None,
                 );
             };
             if load > i64::from(c.stop_above_w) {
-                return stop(format!(
-                    "the site load is {load} W without the EV, above ev.stop_above_w ({} W)",
-                    c.stop_above_w
-                ));
+                return stop(
+                    format!(
+                        "the site load is {load} W without the EV, above ev.stop_above_w ({} W); no new kick before {}",
+                        c.stop_above_w,
+                        short_local(tz, i.now + RETRY_AFTER)
+                    ),
+                    Some("site load above ev.stop_above_w"),
+                );
             }
             if charger.status == STATUS_DISCONNECTED {
-                return stop("the EV was disconnected".to_string());
+                return stop("the EV was disconnected".to_string(), None);
             }
             let loads = site.loads_w(&c.phases);
             if site.discharge_w() < loads {
-                return stop(format!(
-                    "the grid is feeding the car: the battery discharges {} W but the loads, EV included, are {loads} W",
-                    site.discharge_w()
-                ));
+                return stop(
+                    format!(
+                        "the grid is feeding the car: the battery discharges {} W but the loads, EV included, are {loads} W; no new kick before {}",
+                        site.discharge_w(),
+                        short_local(tz, i.now + RETRY_AFTER)
+                    ),
+                    Some("the grid fed the car"),
+                );
             }
             outcome(
                 Action::Nothing,
@@ -353,6 +382,29 @@ pub fn decide(i: &Inputs) -> Decision {
                         ),
                     )
                 };
+            }
+            if let Some(Record::BackedOff { since, reason }) = record {
+                if active == Some(false) {
+                    return outcome(
+                        Action::Nothing,
+                        NextRecord::Clear,
+                        false,
+                        "no battery is in a maintenance discharge".to_string(),
+                    );
+                }
+                let retry = *since + RETRY_AFTER;
+                if i.now < retry {
+                    return outcome(
+                        Action::Nothing,
+                        NextRecord::Keep,
+                        false,
+                        format!(
+                            "the last kick stopped at {} ({reason}): no new kick before {}",
+                            short_local(tz, *since),
+                            short_local(tz, retry)
+                        ),
+                    );
+                }
             }
             let nothing =
                 |reason: String| outcome(Action::Nothing, NextRecord::Keep, false, reason);
@@ -849,9 +901,55 @@ mod tests {
                 "{what}: {}",
                 d.reason
             );
-            assert_eq!(d.record, NextRecord::Clear, "{what}");
+            let backs_off = matches!(what, "load above stop_above_w" | "grid feeding the car");
+            match &d.record {
+                NextRecord::Set(Record::BackedOff { since, .. }) if backs_off => {
+                    assert_eq!(*since, now(), "{what}")
+                }
+                NextRecord::Clear if !backs_off => {}
+                other => panic!("{what}: {other:?}"),
+            }
             assert!(d.kicking, "{what}");
         }
+    }
+
+    #[test]
+    fn after_a_stop_for_load_or_grid_it_waits_before_starting_again() {
+        let c = config("");
+        let ch = idle_charger();
+        let stripping = bms(&[(40.0, true)]);
+        let at = |minutes: i64| now() + chrono::TimeDelta::minutes(minutes);
+        let backed_off = Record::BackedOff {
+            since: now(),
+            reason: "the grid fed the car".into(),
+        };
+        let decide_at = |when: DateTime<Utc>, b: &BmsReading| {
+            decide(&Inputs {
+                config: &c,
+                timezone: chrono_tz::Australia::Hobart,
+                now: when,
+                bms: Some(b),
+                site: Some(site_for(&ch)),
+                charger: ch,
+                record: Some(&backed_off),
+            })
+        };
+        let d = decide_at(at(29), &stripping);
+        assert_eq!(
+            (&d.action, &d.record),
+            (&Action::Nothing, &NextRecord::Keep),
+            "{}",
+            d.reason
+        );
+        assert!(
+            d.reason.contains("no new kick before Tue 01:35"),
+            "{}",
+            d.reason
+        );
+        let d = decide_at(at(30), &stripping);
+        assert_eq!(d.action, Action::Start, "{}", d.reason);
+        let d = decide_at(at(5), &bms(&[(40.0, false)]));
+        assert_eq!((d.action, d.record), (Action::Nothing, NextRecord::Clear));
     }
 
     #[test]

@@ -583,6 +583,11 @@ fn record_text(tz: Tz, r: Option<&Record>) -> String {
         Some(Record::StoodDown { since, reason }) => {
             format!("standing down since {} ({reason})", long_local(tz, *since))
         }
+        Some(Record::BackedOff { since, reason }) => format!(
+            "kick stopped at {} ({reason}); no new kick before {}",
+            long_local(tz, *since),
+            long_local(tz, *since + evkick::RETRY_AFTER)
+        ),
     }
 }
 

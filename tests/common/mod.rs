@@ -126,10 +126,15 @@ impl Site {
         site
     }
 
-    /// Writes the config: `top` goes into `[gx]`, `schedule` into `[schedule]`.
+    /// Writes the config: `gx_extra` goes into `[gx]`, `schedule` into `[schedule]`.
     pub fn write_config(&self, gx_extra: &str, schedule: &str) {
+        self.write_config_with(gx_extra, schedule, "");
+    }
+
+    /// As [`Site::write_config`], with `tail` (e.g. an `[ev]` section) at the end.
+    pub fn write_config_with(&self, gx_extra: &str, schedule: &str, tail: &str) {
         let text = format!(
-            "timezone = \"Australia/Hobart\"\n\n[bms]\nurl = \"{}\"\ntimeout_s = 1\n\n[gx]\nhost = \"127.0.0.1\"\nport = {}\ntimeout_s = 1\n{gx_extra}\n\n[schedule]\nholidays = [\"2026-12-25\"]\n{schedule}\n",
+            "timezone = \"Australia/Hobart\"\n\n[bms]\nurl = \"{}\"\ntimeout_s = 1\n\n[gx]\nhost = \"127.0.0.1\"\nport = {}\ntimeout_s = 1\n{gx_extra}\n\n[schedule]\nholidays = [\"2026-12-25\"]\n{schedule}\n{tail}\n",
             self.bms.url(),
             self.gx.port()
         );
@@ -152,4 +157,19 @@ impl Site {
 /// Unix seconds of a Hobart wall-clock time (no DST ambiguity in the dates used).
 pub fn slot_start(words: &[u16; 7]) -> i64 {
     i64::from(((u32::from(words[4]) << 16) | u32::from(words[5])) as i32)
+}
+
+/// Asserts `text` contains `needle`, showing the whole text when it does not.
+#[track_caller]
+pub fn has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
+
+/// As [`has`], naming the case.
+#[track_caller]
+pub fn has_in(text: &str, needle: &str, case: &str) {
+    assert!(
+        text.contains(needle),
+        "{case}: expected {needle:?} in:\n{text}"
+    );
 }
