@@ -309,10 +309,13 @@ pub fn decide(i: &Inputs) -> Decision {
             };
             if !matches!(discharge, Discharge::Active { .. }) {
                 return stop(
-                    format!(
-                        "{}: the maintenance discharge is over for the car",
-                        not_active_reason(discharge)
-                    ),
+                    match discharge {
+                        Discharge::TooLow { .. } => format!(
+                            "{}: the car has had its share of this discharge",
+                            not_active_reason(discharge)
+                        ),
+                        _ => "the maintenance discharge has ended".to_string(),
+                    },
                     None,
                 );
             }
@@ -1132,5 +1135,139 @@ mod tests {
         );
         assert_eq!(d.load_w, Some(0));
         assert_eq!(d.action, Action::Nothing);
+    }
+
+    /// The README's worked maintenance night, run by run.
+    #[test]
+    fn the_worked_night_in_the_readme() {
+        let c = config("");
+        let tz = chrono_tz::Australia::Hobart;
+        let at = |d: u32, h: u32, m: u32| {
+            tz.with_ymd_and_hms(2026, 11, d, h, m, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let idle = idle_charger();
+        let car = Charger {
+            set_current_a: 6,
+            ..our_charge()
+        };
+        let restored = Charger {
+            start_stop: START,
+            status: 4,
+            ..idle
+        };
+        // (time, stripping battery SoC or None, site, charger, expected verdict text)
+        let steps: Vec<(DateTime<Utc>, Option<f64>, Site, Charger, &str)> = vec![
+            (
+                at(25, 20, 55),
+                None,
+                Site {
+                    phases_w: [400, 0, 0],
+                    battery_power_w: -500,
+                },
+                idle,
+                "no battery is in a maintenance discharge",
+            ),
+            (
+                at(25, 21, 5),
+                Some(72.0),
+                Site {
+                    phases_w: [400, 0, 0],
+                    battery_power_w: -1900,
+                },
+                idle,
+                "charging the car at 6 A (about 1380 W)",
+            ),
+            (
+                at(25, 21, 10),
+                Some(71.0),
+                Site {
+                    phases_w: [1780, 0, 0],
+                    battery_power_w: -1950,
+                },
+                car,
+                "kicking since Wed 21:05",
+            ),
+            (
+                at(25, 22, 30),
+                Some(60.0),
+                Site {
+                    phases_w: [3100 + 1380, 0, 0],
+                    battery_power_w: -4600,
+                },
+                car,
+                "above ev.stop_above_w (2500 W); no new kick before Wed 23:00",
+            ),
+            (
+                at(25, 22, 35),
+                Some(59.0),
+                Site {
+                    phases_w: [450, 0, 0],
+                    battery_power_w: -600,
+                },
+                restored,
+                "no new kick before Wed 23:00",
+            ),
+            (
+                at(25, 23, 0),
+                Some(58.0),
+                Site {
+                    phases_w: [450, 0, 0],
+                    battery_power_w: -600,
+                },
+                restored,
+                "charging the car at 6 A",
+            ),
+            (
+                at(26, 2, 15),
+                Some(9.0),
+                Site {
+                    phases_w: [1800, 0, 0],
+                    battery_power_w: -1900,
+                },
+                car,
+                "the stripping battery is at 9 %, below ev.min_battery_soc (10 %)",
+            ),
+            (
+                at(26, 2, 20),
+                Some(8.0),
+                Site {
+                    phases_w: [300, 0, 0],
+                    battery_power_w: -300,
+                },
+                restored,
+                "the stripping battery is at 8 %, below",
+            ),
+        ];
+        let mut record: Option<Record> = None;
+        let mut verdicts = Vec::new();
+        for (now, soc, site, charger, expected) in steps {
+            let b = bms(&[(soc.unwrap_or(90.0), soc.is_some())]);
+            let d = decide(&Inputs {
+                config: &c,
+                timezone: tz,
+                now,
+                bms: Some(&b),
+                site: Some(site),
+                charger,
+                record: record.as_ref(),
+            });
+            assert!(d.reason.contains(expected), "{now}: {}", d.reason);
+            match d.record {
+                NextRecord::Keep => {}
+                NextRecord::Set(r) => record = Some(r),
+                NextRecord::Clear => record = None,
+            }
+            verdicts.push(match d.action {
+                Action::Start => "start",
+                Action::Stop { .. } => "stop",
+                Action::Nothing => "-",
+            });
+        }
+        assert_eq!(
+            verdicts,
+            ["-", "start", "-", "stop", "-", "start", "stop", "-"]
+        );
     }
 }

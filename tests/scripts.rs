@@ -167,6 +167,14 @@ fn cron_run_logs_failures_with_a_cap() {
         .unwrap()
         .len();
     assert!(size <= 2000, "log capped: {size} bytes");
+    // ev-kick (every 5 minutes) logs apart, so it never pushes apply's history out.
+    let r = run_command("sh", &[&script, "ev-kick"], &env);
+    assert_eq!(r.code, 0, "{r:?}");
+    let log = read(&root.0, "data/zcell-scheduler/ev-kick.log");
+    assert!(log.contains("ev-kick (exit 0)"), "{log}");
+    assert!(log.contains("ev-kick disabled"), "{log}");
+    let main = read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
+    assert!(!main.contains("ev-kick"), "{main}");
 }
 
 #[test]
@@ -175,4 +183,24 @@ fn example_config_is_valid() {
     let config = zcell_scheduler::config::Config::parse(&text, &Default::default()).unwrap();
     assert_eq!(config.schedule.normal.len(), 2);
     assert_eq!(config.peaks.len(), 2);
+    assert!(
+        config.ev.is_none(),
+        "ev-kick stays off until the owner turns it on"
+    );
+    // The commented [ev] section, uncommented, is valid and gives the documented defaults.
+    let uncommented: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("# [ev]"))
+        .filter(|l| !l.starts_with("#  "))
+        .map(|l| l.trim_start_matches("# "))
+        .filter(|l| !l.starts_with("host"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let with_ev = text.replace(&text[text.find("# [ev]").unwrap()..], &uncommented);
+    let ev = zcell_scheduler::config::Config::parse(&with_ev, &Default::default())
+        .unwrap()
+        .ev
+        .unwrap();
+    assert!(ev.enabled);
+    assert_eq!((ev.unit, ev.current_a, ev.phases.len()), (40, 6, 3));
 }

@@ -3,7 +3,11 @@
 # (Venus OS has no cron mail). Usage: cron-run.sh apply | ev-kick
 # ZCELL_ROOT (tests only) stands in for /.
 DIR=${ZCELL_ROOT:-}/data/zcell-scheduler
-LOG=$DIR/zcell-scheduler.log
+# ev-kick runs every 5 minutes: its own log, so it never pushes apply's history out.
+case "$1" in
+    ev-kick) LOG=$DIR/ev-kick.log ;;
+    *) LOG=$DIR/zcell-scheduler.log ;;
+esac
 MAX_BYTES=${ZCELL_LOG_MAX_BYTES:-262144}
 
 OUT=$("$DIR/zcell-scheduler" --config "$DIR/config.toml" "$@" 2>&1)
