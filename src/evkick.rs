@@ -1158,7 +1158,8 @@ mod tests {
             ..idle
         };
         // (time, stripping battery SoC or None, site, charger, expected verdict text)
-        let steps: Vec<(DateTime<Utc>, Option<f64>, Site, Charger, &str)> = vec![
+        type Step = (DateTime<Utc>, Option<f64>, Site, Charger, &'static str);
+        let steps: Vec<Step> = vec![
             (
                 at(25, 20, 55),
                 None,
