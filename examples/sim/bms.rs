@@ -47,6 +47,7 @@ pub struct State {
     pub mode: Mode,
     pub body: String,
     pub requests: u64,
+    pub bytes_in: u64,
     pub bytes_out: u64,
 }
 
@@ -81,6 +82,7 @@ impl BmsSim {
             mode: Mode::Ok,
             body,
             requests: 0,
+            bytes_in: 0,
             bytes_out: 0,
         }));
         let shared = Arc::clone(&state);
@@ -123,6 +125,7 @@ fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             Err(p) => p.into_inner(),
         };
         s.requests += 1;
+        s.bytes_in += request.len() as u64;
         (s.mode.clone(), s.body.clone())
     };
     let respond = |stream: &mut TcpStream, status: &str, body: &[u8]| -> usize {
