@@ -35,7 +35,9 @@ fn main() -> std::process::ExitCode {
         None => bms::Mode::Ok,
         Some(Some(m)) => m,
         Some(None) => {
-            eprintln!("unknown --mode; use ok, http500, http404, hang, stall, malformed, huge");
+            eprintln!(
+                "unknown --mode; use ok, chunked, http500, http404, hang, stall, malformed, huge"
+            );
             return std::process::ExitCode::from(2);
         }
     };

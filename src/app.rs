@@ -83,7 +83,7 @@ pub fn check_clock(now: DateTime<Utc>) -> Result<(), GxError> {
 /// `plan` (write = false) and `apply` (write = true).
 pub fn plan_or_apply(ctx: &Context, write: bool, at: Option<DateTime<Utc>>) -> Exit {
     let command = if write { "apply" } else { "plan" };
-    let host_now = Utc::now();
+    let host_now = crate::clock::now();
     let now = at.unwrap_or(host_now);
     if write {
         if let Some(at) = at {
@@ -207,7 +207,7 @@ pub struct Status {
 /// `status`: read both devices and print what they report; a failing part does not hide the other.
 pub fn status(ctx: &Context) -> Exit {
     let config = &ctx.config;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let bms = bms::read(&config.bms);
     let gx = gx::connect(&config.gx)
         .map_err(GxError::from)
@@ -287,7 +287,7 @@ pub fn ev_kick(ctx: &Context, dry_run: bool) -> Exit {
             }
         }
     };
-    let outcome = kick(config, ev, Utc::now(), dry_run);
+    let outcome = kick(config, ev, crate::clock::now(), dry_run);
     render::kick(ctx, &outcome);
     outcome.exit
 }

@@ -5,7 +5,6 @@
 //! battery without its state of charge, stripping flag or the two maintenance timers, or a
 //! value of the wrong type or outside a plausible range. Unknown fields are ignored.
 
-use std::io::Read;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -14,6 +13,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::BmsConfig;
+use crate::http::{self, HttpError};
 
 /// The path of the status document under the BMS base URL.
 pub const STATUS_PATH: &str = "/rest/1.0/status";
@@ -135,65 +135,28 @@ pub fn status_url(config: &BmsConfig) -> String {
 pub fn read(config: &BmsConfig) -> Result<BmsReading, BmsError> {
     let url = status_url(config);
     let timeout = Duration::from_secs(config.timeout_s);
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(timeout)
-        .timeout(timeout)
-        .redirects(0)
-        .build();
-    let response = match agent.get(&url).call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(status, _)) => return Err(BmsError::Status { url, status }),
-        Err(ureq::Error::Transport(t)) => {
-            let detail = t.to_string();
-            return Err(if is_timeout(&detail) {
-                BmsError::Timeout {
-                    url,
-                    timeout_s: config.timeout_s,
-                }
-            } else {
-                BmsError::Unreachable { url, detail }
-            });
-        }
-    };
-    if response.status() != 200 {
+    let response = http::get(&url, timeout, MAX_BODY).map_err(|e| match e {
+        HttpError::Unreachable(detail) => BmsError::Unreachable {
+            url: url.clone(),
+            detail,
+        },
+        HttpError::Timeout => BmsError::Timeout {
+            url: url.clone(),
+            timeout_s: config.timeout_s,
+        },
+        HttpError::TooLarge => BmsError::TooLarge { url: url.clone() },
+        HttpError::Broken(problem) => BmsError::Unusable {
+            url: url.clone(),
+            problem,
+        },
+    })?;
+    if response.status != 200 {
         return Err(BmsError::Status {
             url,
-            status: response.status(),
+            status: response.status,
         });
     }
-    let declared = response
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Err(BmsError::TooLarge { url });
-    }
-    let mut body = Vec::new();
-    response
-        .into_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| {
-            if is_timeout(&e.to_string()) || e.kind() == std::io::ErrorKind::TimedOut {
-                BmsError::Timeout {
-                    url: url.clone(),
-                    timeout_s: config.timeout_s,
-                }
-            } else {
-                BmsError::Unusable {
-                    url: url.clone(),
-                    problem: format!("the body broke off ({e})"),
-                }
-            }
-        })?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(BmsError::TooLarge { url });
-    }
-    parse(&body).map_err(|problem| BmsError::Unusable { url, problem })
-}
-
-fn is_timeout(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    t.contains("timed out") || t.contains("timeout") || t.contains("would block")
+    parse(&response.body).map_err(|problem| BmsError::Unusable { url, problem })
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ mod tests {
         let e = save(
             path,
             &Record::StoodDown {
-                since: chrono::Utc::now(),
+                since: crate::clock::now(),
                 reason: "test".into(),
             },
         )

@@ -9,7 +9,7 @@
 //! - [`evkick`]: `ev-kick`'s rules, a pure function of (config, BMS, loads, charger, record);
 //!   [`kickstate`]: its state file; [`charger`]: the EV charger and site loads over Modbus;
 //! - [`registers`]: the Modbus register map, as data;
-//! - [`bms`]: the Redflow BMS over HTTP; [`modbus`] and [`gx`]: the GX over Modbus-TCP;
+//! - [`bms`]: the Redflow BMS over HTTP ([`http`]: one small GET); [`modbus`] and [`gx`]: the GX over Modbus-TCP;
 //! - [`lock`]: one writing run at a time;
 //! - [`render`]: human and JSON output; [`app`]: the commands; [`cli`]: the command line.
 
@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod evkick;
 pub mod gx;
+pub mod http;
 pub mod kickstate;
 pub mod lock;
 pub mod modbus;

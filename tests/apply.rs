@@ -145,6 +145,21 @@ fn plan_writes_nothing_and_shows_the_writes() {
 }
 
 #[test]
+fn a_chunked_bms_answer_reads_the_same() {
+    let site = Site::new(20 * 3600, false);
+    let at = ["plan", "--json", "--at", "2026-11-24T07:00:00+11:00"];
+    let plain = site.run(&at);
+    site.bms.state().mode = common::bms::Mode::Chunked;
+    let chunked = site.run(&at);
+    assert_eq!((plain.code, chunked.code), (0, 0), "{chunked:?}");
+    let doc = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+    let (a, b) = (doc(&plain.stdout), doc(&chunked.stdout));
+    assert_eq!(a["bms"], b["bms"]);
+    assert_eq!(b["bms"]["batteries"][0]["state_of_charge"], 70.0);
+    assert_eq!(a["slot"], b["slot"]);
+}
+
+#[test]
 fn plan_json_is_one_document() {
     let site = Site::new(20 * 3600, false);
     let r = site.run(&["plan", "--json", "--at", "2026-11-24T07:00:00+11:00"]);

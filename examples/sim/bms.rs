@@ -25,6 +25,8 @@ pub enum Mode {
     Malformed,
     /// 200 announcing and streaming this many bytes.
     Huge(usize),
+    /// 200 with the scenario document in chunked transfer encoding, in 7-byte chunks.
+    Chunked,
 }
 
 impl Mode {
@@ -37,6 +39,7 @@ impl Mode {
             "stall" => Mode::StallAfterHeaders,
             "malformed" => Mode::Malformed,
             "huge" => Mode::Huge(10 * 1024 * 1024),
+            "chunked" => Mode::Chunked,
             _ => return None,
         })
     }
@@ -142,6 +145,21 @@ fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         Mode::Ok => respond(&mut stream, "200 OK", body.as_bytes()),
         Mode::Status(code) => respond(&mut stream, &format!("{code} Error"), b"error"),
         Mode::Malformed => respond(&mut stream, "200 OK", b"<html>BMS busy</html>"),
+        Mode::Chunked => {
+            let mut out = String::from(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            );
+            for piece in body.as_bytes().chunks(7) {
+                out += &format!(
+                    "{:x}\r\n{}\r\n",
+                    piece.len(),
+                    String::from_utf8_lossy(piece)
+                );
+            }
+            out += "0\r\n\r\n";
+            let _ = stream.write_all(out.as_bytes());
+            out.len()
+        }
         Mode::Hang => {
             std::thread::sleep(Duration::from_secs(30));
             0
