@@ -6,8 +6,10 @@
 //! capped: a declared length over the cap is refused before any of it is read.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use crate::net::{self, ResolveError};
 
 /// The largest header block accepted.
 const MAX_HEAD: usize = 16 * 1024;
@@ -83,34 +85,14 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, HttpError> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|d| !d.is_zero())
-        .ok_or(HttpError::Timeout)
+    net::remaining(deadline).ok_or(HttpError::Timeout)
 }
 
-/// Resolves a name within the deadline (the system resolver itself has no timeout).
 fn resolve(host: &str, port: u16, deadline: Instant) -> Result<SocketAddr, HttpError> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let name = host.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(
-            (name.as_str(), port)
-                .to_socket_addrs()
-                .map(|mut a| a.next()),
-        );
-    });
-    match rx.recv_timeout(remaining(deadline)?) {
-        Ok(Ok(Some(addr))) => Ok(addr),
-        Ok(Ok(None)) => Err(HttpError::Unreachable(format!("`{host}` has no address"))),
-        Ok(Err(e)) => Err(HttpError::Unreachable(format!(
-            "cannot resolve `{host}`: {e}"
-        ))),
-        Err(_) => Err(HttpError::Timeout),
-    }
+    net::resolve(host, port, deadline).map_err(|e| match e {
+        ResolveError::Timeout => HttpError::Timeout,
+        ResolveError::NotFound(detail) => HttpError::Unreachable(detail),
+    })
 }
 
 fn io_error(e: std::io::Error) -> HttpError {

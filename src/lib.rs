@@ -26,6 +26,7 @@ pub mod http;
 pub mod kickstate;
 pub mod lock;
 pub mod modbus;
+pub mod net;
 pub mod plan;
 pub mod registers;
 pub mod render;

@@ -1,17 +1,19 @@
-//! A small blocking Modbus-TCP client over tokio-modbus, with a timeout on every operation.
+//! A small blocking Modbus-TCP client (function codes 03, 06 and 16), with a timeout on every
+//! operation.
 //!
-//! The tool is a one-shot CLI, so a current-thread runtime is built per device and every call
-//! blocks on it. Reads are planned with [`registers::coalesce`], so one request covers each
+//! The tool is a one-shot CLI that sends a handful of requests, so a plain blocking socket with
+//! a deadline per request is all it needs: an async runtime would be most of the binary's size
+//! on the GX. Reads are planned with [`registers::coalesce`], so one request covers each
 //! block of registers the device really has. Errors name the device, its address, the
 //! register and what to do.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use tokio::runtime::Runtime;
-use tokio_modbus::client::{Context, Reader, Writer};
-use tokio_modbus::{ExceptionCode, Slave};
+
+use crate::net::{self, ResolveError};
 
 use crate::registers::{self, Kind, Register};
 
@@ -124,8 +126,11 @@ pub struct Device {
     pub address: String,
     unit: u8,
     timeout: Duration,
-    runtime: Runtime,
-    context: Context,
+    stream: TcpStream,
+    transaction: u16,
+    /// Set after a timeout or a broken exchange: a late answer could still arrive, so the
+    /// connection is not used again.
+    broken: bool,
     /// Requests sent on this connection (reads and writes).
     pub requests: u32,
 }
@@ -143,6 +148,22 @@ fn exception_meaning(code: u8) -> &'static str {
     }
 }
 
+enum CallError {
+    Timeout,
+    Exception(u8),
+    Transport(String),
+}
+
+fn io_call_error(e: std::io::Error) -> CallError {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => CallError::Timeout,
+        std::io::ErrorKind::UnexpectedEof => {
+            CallError::Transport("the connection closed mid-answer".to_string())
+        }
+        _ => CallError::Transport(e.to_string()),
+    }
+}
+
 impl Device {
     /// Connects to `host:port`, talking to `unit`.
     pub fn connect(
@@ -155,72 +176,46 @@ impl Device {
     ) -> Result<Device, ModbusError> {
         let address = crate::config::join_host_port(host, port);
         let timeout = Duration::from_secs(timeout_s);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| ModbusError::Unreachable {
-                device: label,
-                address: address.clone(),
-                detail: format!("cannot start the I/O runtime: {e}"),
-            })?;
+        let deadline = Instant::now() + timeout;
         let timed_out = |what: &str| ModbusError::Timeout {
             device: label,
             address: address.clone(),
             what: what.to_string(),
             timeout_s,
         };
-        let target = address.clone();
-        let addrs: Vec<SocketAddr> = runtime
-            .block_on(async {
-                tokio::time::timeout(timeout, tokio::net::lookup_host(target)).await
-            })
-            .map_err(|_| timed_out("a name lookup"))?
-            .map_err(|e| ModbusError::Unreachable {
+        let target = net::resolve(host, port, deadline).map_err(|e| match e {
+            ResolveError::Timeout => timed_out("a name lookup"),
+            ResolveError::NotFound(detail) => ModbusError::Unreachable {
+                device: label,
+                address: address.clone(),
+                detail,
+            },
+        })?;
+        let wait = net::remaining(deadline).ok_or_else(|| timed_out("the connection"))?;
+        let stream = TcpStream::connect_timeout(&target, wait).map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => ModbusError::Refused {
+                device: label,
+                address: address.clone(),
+                hint: refused_hint,
+            },
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                timed_out("the connection")
+            }
+            _ => ModbusError::Unreachable {
                 device: label,
                 address: address.clone(),
                 detail: e.to_string(),
-            })?
-            .collect();
-        let first = addrs
-            .first()
-            .copied()
-            .ok_or_else(|| ModbusError::Unreachable {
-                device: label,
-                address: address.clone(),
-                detail: "the name has no address".to_string(),
-            })?;
-        let context = runtime
-            .block_on(async {
-                tokio::time::timeout(
-                    timeout,
-                    tokio_modbus::client::tcp::connect_slave(first, Slave(unit)),
-                )
-                .await
-            })
-            .map_err(|_| timed_out("the connection"))?
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                    ModbusError::Refused {
-                        device: label,
-                        address: address.clone(),
-                        hint: refused_hint,
-                    }
-                } else {
-                    ModbusError::Unreachable {
-                        device: label,
-                        address: address.clone(),
-                        detail: e.to_string(),
-                    }
-                }
-            })?;
+            },
+        })?;
+        let _ = stream.set_nodelay(true);
         Ok(Device {
             label,
             address,
             unit,
             timeout,
-            runtime,
-            context,
+            stream,
+            transaction: 0,
+            broken: false,
             requests: 0,
         })
     }
@@ -231,9 +226,7 @@ impl Device {
 
     /// Talks to another unit id on the same connection.
     pub fn set_unit(&mut self, unit: u8) {
-        use tokio_modbus::prelude::SlaveContext;
         self.unit = unit;
-        self.context.set_slave(Slave(unit));
     }
 
     fn fail(&self, what: &str, register: u16, error: CallError) -> ModbusError {
@@ -245,7 +238,6 @@ impl Device {
                 timeout_s: self.timeout.as_secs(),
             },
             CallError::Exception(code) => {
-                let code = u8::from(code);
                 let hint = match code {
                     0x02 => format!(
                         "register {register} is not served on unit {}: check the unit id and the firmware version",
@@ -277,25 +269,119 @@ impl Device {
         }
     }
 
-    /// Reads `count` holding registers from `first` in one request.
-    pub fn read_range(&mut self, first: u16, count: u16) -> Result<Vec<u16>, ModbusError> {
+    /// Sends one request PDU and returns the answer's PDU (after the function code), all
+    /// within the per-request timeout.
+    fn call(&mut self, pdu: &[u8]) -> Result<Vec<u8>, CallError> {
+        if self.broken {
+            return Err(CallError::Transport(
+                "an earlier request on this connection failed".to_string(),
+            ));
+        }
         self.requests += 1;
-        let timeout = self.timeout;
-        let ctx = &mut self.context;
-        let result = self.runtime.block_on(async {
-            match tokio::time::timeout(timeout, ctx.read_holding_registers(first, count)).await {
-                Err(_) => Err(CallError::Timeout),
-                Ok(Err(e)) => Err(CallError::Transport(e.to_string())),
-                Ok(Ok(Err(code))) => Err(CallError::Exception(code)),
-                Ok(Ok(Ok(words))) if words.len() == usize::from(count) => Ok(words),
-                Ok(Ok(Ok(words))) => Err(CallError::Transport(format!(
+        log::debug!(
+            "{} {} unit {}: request {:02x?}",
+            self.label,
+            self.address,
+            self.unit,
+            pdu
+        );
+        let result = self.exchange(pdu);
+        if matches!(result, Err(CallError::Timeout | CallError::Transport(_))) {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn exchange(&mut self, pdu: &[u8]) -> Result<Vec<u8>, CallError> {
+        let deadline = Instant::now() + self.timeout;
+        let left = || net::remaining(deadline).ok_or(CallError::Timeout);
+        self.transaction = self.transaction.wrapping_add(1);
+        let tid = self.transaction;
+        let mut frame = Vec::with_capacity(7 + pdu.len());
+        frame.extend_from_slice(&tid.to_be_bytes());
+        frame.extend_from_slice(&[0, 0]);
+        frame.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
+        frame.push(self.unit);
+        frame.extend_from_slice(pdu);
+        self.stream
+            .set_write_timeout(Some(left()?))
+            .map_err(io_call_error)?;
+        self.stream.write_all(&frame).map_err(io_call_error)?;
+
+        let mut header = [0u8; 7];
+        self.read_exact(&mut header, deadline)?;
+        let answer_tid = u16::from_be_bytes([header[0], header[1]]);
+        let protocol = u16::from_be_bytes([header[2], header[3]]);
+        let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
+        if answer_tid != tid {
+            return Err(CallError::Transport(format!(
+                "the answer's transaction id is {answer_tid}, not {tid}"
+            )));
+        }
+        if protocol != 0 || !(2..=254).contains(&length) {
+            return Err(CallError::Transport(format!(
+                "not a Modbus-TCP header (protocol {protocol}, length {length})"
+            )));
+        }
+        let mut body = vec![0u8; length - 1];
+        self.read_exact(&mut body, deadline)?;
+        let function = pdu.first().copied().unwrap_or(0);
+        match body.first() {
+            Some(f) if *f == function => Ok(body[1..].to_vec()),
+            Some(f) if *f == function | 0x80 => Err(CallError::Exception(
+                body.get(1).copied().unwrap_or(0),
+            )),
+            other => Err(CallError::Transport(format!(
+                "answered function {other:?} to function {function}"
+            ))),
+        }
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), CallError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let left = net::remaining(deadline).ok_or(CallError::Timeout)?;
+            self.stream
+                .set_read_timeout(Some(left))
+                .map_err(io_call_error)?;
+            match self.stream.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    return Err(CallError::Transport(
+                        "the connection closed mid-answer".to_string(),
+                    ));
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_call_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `count` holding registers from `first` in one request (function 03).
+    pub fn read_range(&mut self, first: u16, count: u16) -> Result<Vec<u16>, ModbusError> {
+        let what = format!("a read of {first}-{}", first + count.saturating_sub(1));
+        let mut pdu = vec![0x03];
+        pdu.extend_from_slice(&first.to_be_bytes());
+        pdu.extend_from_slice(&count.to_be_bytes());
+        let answer = self.call(&pdu).and_then(|data| {
+            let bytes = usize::from(data.first().copied().unwrap_or(0));
+            let words: Vec<u16> = data
+                .get(1..1 + bytes)
+                .unwrap_or_default()
+                .chunks_exact(2)
+                .map(|w| u16::from_be_bytes([w[0], w[1]]))
+                .collect();
+            if words.len() == usize::from(count) && bytes == 2 * usize::from(count) {
+                Ok(words)
+            } else {
+                Err(CallError::Transport(format!(
                     "asked for {count} registers, got {}",
                     words.len()
-                ))),
+                )))
             }
         });
-        let what = format!("a read of {first}-{}", first + count.saturating_sub(1));
-        result.map_err(|e| self.fail(&what, first, e))
+        answer.map_err(|e| self.fail(&what, first, e))
     }
 
     /// Reads every register in `registers`, one request per block they fall in.
@@ -309,35 +395,35 @@ impl Device {
         Ok(snapshot)
     }
 
-    /// Writes `values` from `first`: FC06 for one register, FC16 for several (one request).
+    /// Writes `values` from `first`: function 06 for one register, 16 for several (one request).
     pub fn write(&mut self, first: u16, values: &[u16]) -> Result<(), ModbusError> {
-        self.requests += 1;
-        let timeout = self.timeout;
-        let ctx = &mut self.context;
-        let result = self.runtime.block_on(async {
-            let call = async {
-                if let [single] = values {
-                    ctx.write_single_register(first, *single).await
-                } else {
-                    ctx.write_multiple_registers(first, values).await
-                }
-            };
-            match tokio::time::timeout(timeout, call).await {
-                Err(_) => Err(CallError::Timeout),
-                Ok(Err(e)) => Err(CallError::Transport(e.to_string())),
-                Ok(Ok(Err(code))) => Err(CallError::Exception(code)),
-                Ok(Ok(Ok(()))) => Ok(()),
+        let what = format!("a write to {first}");
+        let mut pdu;
+        if let [single] = values {
+            pdu = vec![0x06];
+            pdu.extend_from_slice(&first.to_be_bytes());
+            pdu.extend_from_slice(&single.to_be_bytes());
+        } else {
+            pdu = vec![0x10];
+            pdu.extend_from_slice(&first.to_be_bytes());
+            pdu.extend_from_slice(&(values.len() as u16).to_be_bytes());
+            pdu.push((values.len() * 2) as u8);
+            for v in values {
+                pdu.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        let expected_echo = pdu[1..5].to_vec();
+        let answer = self.call(&pdu).and_then(|data| {
+            if data.get(..4) == Some(&expected_echo[..]) {
+                Ok(())
+            } else {
+                Err(CallError::Transport(format!(
+                    "the write's answer {data:02x?} does not echo the request"
+                )))
             }
         });
-        let what = format!("a write to {first}");
-        result.map_err(|e| self.fail(&what, first, e))
+        answer.map_err(|e| self.fail(&what, first, e))
     }
-}
-
-enum CallError {
-    Timeout,
-    Exception(ExceptionCode),
-    Transport(String),
 }
 
 #[cfg(test)]
