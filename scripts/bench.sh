@@ -2,12 +2,15 @@
 # Measures the release binary against the loopback simulators and checks the budgets
 # (wall time, Modbus and HTTP requests, bytes, peak RSS, binary size). Exits non-zero when a
 # budget is broken. Usage: scripts/bench.sh [--runs N]
-# The armv7 size is included when scripts/check-armv7.sh has built the binary
-# (or ZCELL_ARMV7_BIN names one).
+# The armv7 sizes are included when they exist: the shipped musl build from
+# scripts/build-armv7.sh (held to the 2 MiB budget) and the glibc-static build of
+# scripts/check-armv7.sh (reported as an upper bound).
 set -eu
 cd "$(dirname "$0")/.."
 cargo build --release --locked --quiet --bin zcell-scheduler --example bench
-ARMV7=${ZCELL_ARMV7_BIN:-/tmp/zcell-armv7/target/armv7-unknown-linux-gnueabihf/release/zcell-scheduler}
+MUSL=target/armv7-unknown-linux-musleabihf/release/zcell-scheduler
+GLIBC=${ZCELL_ARMV7_WORK:-/tmp/zcell-armv7}/target/armv7-unknown-linux-gnueabihf/release/zcell-scheduler
 set -- target/release/zcell-scheduler "$@"
-[ -f "$ARMV7" ] && set -- "$@" --armv7 "$ARMV7"
+if [ -f "$MUSL" ]; then set -- "$@" --armv7 "$MUSL"; fi
+if [ -f "$GLIBC" ]; then set -- "$@" --armv7-glibc "$GLIBC"; fi
 exec target/release/examples/bench "$@"

@@ -328,9 +328,9 @@ impl Device {
         let function = pdu.first().copied().unwrap_or(0);
         match body.first() {
             Some(f) if *f == function => Ok(body[1..].to_vec()),
-            Some(f) if *f == function | 0x80 => Err(CallError::Exception(
-                body.get(1).copied().unwrap_or(0),
-            )),
+            Some(f) if *f == function | 0x80 => {
+                Err(CallError::Exception(body.get(1).copied().unwrap_or(0)))
+            }
             other => Err(CallError::Transport(format!(
                 "answered function {other:?} to function {function}"
             ))),

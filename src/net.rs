@@ -26,13 +26,19 @@ pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<SocketAddr, R
     let (tx, rx) = std::sync::mpsc::channel();
     let name = host.to_string();
     std::thread::spawn(move || {
-        let _ = tx.send((name.as_str(), port).to_socket_addrs().map(|mut a| a.next()));
+        let _ = tx.send(
+            (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|mut a| a.next()),
+        );
     });
     let wait = remaining(deadline).ok_or(ResolveError::Timeout)?;
     match rx.recv_timeout(wait) {
         Ok(Ok(Some(addr))) => Ok(addr),
         Ok(Ok(None)) => Err(ResolveError::NotFound(format!("`{host}` has no address"))),
-        Ok(Err(e)) => Err(ResolveError::NotFound(format!("cannot resolve `{host}`: {e}"))),
+        Ok(Err(e)) => Err(ResolveError::NotFound(format!(
+            "cannot resolve `{host}`: {e}"
+        ))),
         Err(_) => Err(ResolveError::Timeout),
     }
 }
