@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::bms::{self, BmsError, BmsReading};
 use crate::charger;
-use crate::config::{Config, EvConfig, EvVia};
+use crate::config::{Config, EvConfig};
 use crate::error::Exit;
 use crate::evkick::{self, Charger, Decision, Inputs, NextRecord, Record, Site};
 use crate::gx::{self, GxError, GxSettings, WriteError};
@@ -202,6 +202,7 @@ pub struct Status {
     pub now: DateTime<Utc>,
     pub bms: Result<BmsReading, BmsError>,
     pub gx: Result<Snapshot, GxError>,
+    pub ev: Option<EvStatus>,
 }
 
 /// `status`: read both devices and print what they report; a failing part does not hide the other.
@@ -209,18 +210,48 @@ pub fn status(ctx: &Context) -> Exit {
     let config = &ctx.config;
     let now = crate::clock::now();
     let bms = bms::read(&config.bms);
-    let gx = gx::connect(&config.gx)
-        .map_err(GxError::from)
-        .and_then(|mut d| gx::read(&mut d, &gx::status_registers()));
-    let status = Status { now, bms, gx };
+    let (gx, device) = match gx::connect(&config.gx) {
+        Ok(mut d) => {
+            let read = gx::read(&mut d, &gx::status_registers());
+            let usable = match &read {
+                Ok(_) => true,
+                Err(GxError::Modbus(e)) => e.exception().is_some(),
+                Err(_) => true,
+            };
+            (read, Some(d).filter(|_| usable))
+        }
+        Err(e) => (Err(GxError::from(e)), None),
+    };
+    let ev = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
+        let reached = charger::reach(config, ev, device);
+        EvStatus {
+            at: reached.at,
+            charger: reached.reading,
+            record: kickstate::load(&ev.state_file),
+        }
+    });
+    let status = Status { now, bms, gx, ev };
     render::status(ctx, &status);
+    let charger_failed = status
+        .ev
+        .as_ref()
+        .is_some_and(|ev| !matches!(ev.charger, Some(Ok(_))));
     if status.bms.is_err() {
         Exit::Bms
-    } else if status.gx.is_err() {
+    } else if status.gx.is_err() || charger_failed {
         Exit::Device
     } else {
         Exit::Ok
     }
+}
+
+/// The EV charger as `status` found it, when `[ev]` is enabled.
+#[derive(Debug)]
+pub struct EvStatus {
+    pub at: String,
+    /// `None` when not read: the GX connection it shares had failed.
+    pub charger: Option<Result<Charger, GxError>>,
+    pub record: Loaded,
 }
 
 /// Everything `ev-kick` found, decided and did, for the renderers.
@@ -301,44 +332,18 @@ fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> Ki
         Ok(mut d) => (charger::read_site(&mut d), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
-    let (mut charger_device, charger_at, charger) = match ev.via {
-        EvVia::Gx => {
-            let at = format!(
-                "GX {} unit {}",
-                crate::config::join_host_port(&config.gx.host, config.gx.port),
-                ev.unit
-            );
-            // After a timeout or a broken exchange the connection is not worth another wait;
-            // after an exception it still works.
-            let usable = match &site {
-                Ok(_) => true,
-                Err(GxError::Modbus(e)) => e.exception().is_some(),
-                Err(_) => true,
-            };
-            match gx_device.filter(|_| usable) {
-                Some(mut d) => {
-                    d.set_unit(ev.unit);
-                    let c = charger::read_charger(&mut d, &map);
-                    (Some(d), at, Some(c))
-                }
-                None => (None, at, None),
-            }
-        }
-        EvVia::Evcs => {
-            let at = format!(
-                "EVCS {} unit {}",
-                crate::config::join_host_port(ev.host.as_deref().unwrap_or_default(), ev.port),
-                ev.unit
-            );
-            match charger::connect_evcs(ev, &config.gx) {
-                Ok(mut d) => {
-                    let c = charger::read_charger(&mut d, &map);
-                    (Some(d), at, Some(c))
-                }
-                Err(e) => (None, at, Some(Err(GxError::from(e)))),
-            }
-        }
+    // After a timeout or a broken exchange the connection is not worth another wait; after an
+    // exception it still works.
+    let usable = match &site {
+        Ok(_) => true,
+        Err(GxError::Modbus(e)) => e.exception().is_some(),
+        Err(_) => true,
     };
+    let charger::Reached {
+        device: mut charger_device,
+        at: charger_at,
+        reading: charger,
+    } = charger::reach(config, ev, gx_device.filter(|_| usable));
 
     let mut out = KickOutcome {
         now,

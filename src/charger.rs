@@ -5,7 +5,7 @@
 //! Modbus-TCP server, a second connection. Either way the same six registers are read in one
 //! request, from [`ChargerMap`].
 
-use crate::config::{EvConfig, EvVia, GxConfig};
+use crate::config::{Config, EvConfig, EvVia, GxConfig, join_host_port};
 use crate::evkick::{Charger, Site};
 use crate::gx::{self, GxError};
 use crate::modbus::{Device, ModbusError, Snapshot};
@@ -75,4 +75,67 @@ pub fn connect_evcs(ev: &EvConfig, gx: &GxConfig) -> Result<Device, ModbusError>
         gx.timeout_s,
         EVCS_REFUSED_HINT,
     )
+}
+
+/// The charger reached and read.
+pub struct Reached {
+    /// The connection, for writing; `None` when the charger could not be reached.
+    pub device: Option<Device>,
+    /// Where: `GX 127.0.0.1:502 unit 40` or `EVCS 192.168.1.61:502 unit 1`.
+    pub at: String,
+    /// `None` when not read because the GX connection it shares had failed.
+    pub reading: Option<Result<Charger, GxError>>,
+}
+
+/// Reads the charger: with `via = "gx"` on `gx` (the GX connection, `None` if it failed),
+/// with `via = "evcs"` on a connection of its own.
+pub fn reach(config: &Config, ev: &EvConfig, gx: Option<Device>) -> Reached {
+    let map = map_for(ev.via);
+    match ev.via {
+        EvVia::Gx => {
+            let at = format!(
+                "GX {} unit {}",
+                join_host_port(&config.gx.host, config.gx.port),
+                ev.unit
+            );
+            match gx {
+                Some(mut d) => {
+                    d.set_unit(ev.unit);
+                    let reading = read_charger(&mut d, &map);
+                    Reached {
+                        device: Some(d),
+                        at,
+                        reading: Some(reading),
+                    }
+                }
+                None => Reached {
+                    device: None,
+                    at,
+                    reading: None,
+                },
+            }
+        }
+        EvVia::Evcs => {
+            let at = format!(
+                "EVCS {} unit {}",
+                join_host_port(ev.host.as_deref().unwrap_or_default(), ev.port),
+                ev.unit
+            );
+            match connect_evcs(ev, &config.gx) {
+                Ok(mut d) => {
+                    let reading = read_charger(&mut d, &map);
+                    Reached {
+                        device: Some(d),
+                        at,
+                        reading: Some(reading),
+                    }
+                }
+                Err(e) => Reached {
+                    device: None,
+                    at,
+                    reading: Some(Err(GxError::from(e))),
+                },
+            }
+        }
+    }
 }

@@ -387,6 +387,15 @@ pub fn status(ctx: &Context, s: &Status) {
         Ok(snap) => t += &gx_text(tz, snap),
         Err(e) => t += &format!("  unreachable or refusing: {e}\n"),
     }
+    if let Some(ev) = &s.ev {
+        t += &format!("\nEV charger ({})\n", ev.at);
+        match &ev.charger {
+            Some(Ok(c)) => t += &charger_text(c),
+            Some(Err(e)) => t += &format!("  unreachable or refusing: {e}\n"),
+            None => t += "  not read: the GX connection failed\n",
+        }
+        t += &format!("  ev-kick: {}\n", loaded_text(tz, &ev.record));
+    }
     stdout(t.trim_end());
 }
 
@@ -525,6 +534,25 @@ fn status_json(config: &Config, s: &Status) -> Value {
             Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
         },
         "gx": gx,
+        "ev_charger": s.ev.as_ref().map(|ev| {
+            let mut v = match &ev.charger {
+                Some(Ok(c)) => {
+                    let mut v = charger_json(c);
+                    v["ok"] = json!(true);
+                    v["error"] = Value::Null;
+                    v
+                }
+                Some(Err(e)) => json!({"ok": false, "error": e.to_string()}),
+                None => json!({"ok": false, "error": "not read: the GX connection failed"}),
+            };
+            v["at"] = json!(ev.at);
+            v["ev_kick"] = record_json(ev.record.record());
+            v["ev_kick_problem"] = match &ev.record {
+                Loaded::Corrupt(p) => json!(p),
+                _ => Value::Null,
+            };
+            v
+        }),
     })
 }
 
@@ -564,6 +592,43 @@ fn kick_verdict(d: &Decision) -> &'static str {
         (Action::Nothing, _, true) => "keep charging",
         (Action::Nothing, NextRecord::Set(Record::StoodDown { .. }), _) => "stand down",
         (Action::Nothing, _, false) => "no change",
+    }
+}
+
+fn charger_text(c: &evkick::Charger) -> String {
+    format!(
+        "  {} mode, {}, status {} ({}), set current {} A (max {} A), {} W\n",
+        evkick::mode_name(c.mode),
+        if c.start_stop == evkick::START {
+            "started"
+        } else {
+            "stopped"
+        },
+        c.status,
+        evkick::status_name(c.status),
+        c.set_current_a,
+        c.max_current_a,
+        c.power_w
+    )
+}
+
+fn charger_json(c: &evkick::Charger) -> Value {
+    json!({
+        "mode": c.mode,
+        "mode_name": evkick::mode_name(c.mode),
+        "start_stop": c.start_stop,
+        "status": c.status,
+        "status_name": evkick::status_name(c.status),
+        "set_current_a": c.set_current_a,
+        "max_current_a": c.max_current_a,
+        "power_w": c.power_w,
+    })
+}
+
+fn loaded_text(tz: Tz, loaded: &Loaded) -> String {
+    match loaded {
+        Loaded::Corrupt(problem) => format!("state file unusable ({problem})"),
+        _ => record_text(tz, loaded.record()),
     }
 }
 
@@ -623,21 +688,7 @@ fn kick_inputs_text(config: &Config, o: &KickOutcome) -> String {
         );
     }
     if let Some(Ok(c)) = &o.charger {
-        t += &format!(
-            "  EV charger ({}): {} mode, {}, status {} ({}), set current {} A (max {} A), {} W\n",
-            o.charger_at,
-            evkick::mode_name(c.mode),
-            if c.start_stop == evkick::START {
-                "started"
-            } else {
-                "stopped"
-            },
-            c.status,
-            evkick::status_name(c.status),
-            c.set_current_a,
-            c.max_current_a,
-            c.power_w
-        );
+        t += &format!("  EV charger ({}):{}", o.charger_at, &charger_text(c)[1..]);
     }
     t
 }
@@ -753,19 +804,13 @@ pub fn kick_json(config: &Config, o: &KickOutcome) -> Value {
             Err(e) => json!({"ok": false, "error": e.to_string()}),
         },
         "charger": match &o.charger {
-            Some(Ok(c)) => json!({
-                "ok": true,
-                "error": null,
-                "at": o.charger_at,
-                "mode": c.mode,
-                "mode_name": evkick::mode_name(c.mode),
-                "start_stop": c.start_stop,
-                "status": c.status,
-                "status_name": evkick::status_name(c.status),
-                "set_current_a": c.set_current_a,
-                "max_current_a": c.max_current_a,
-                "power_w": c.power_w,
-            }),
+            Some(Ok(c)) => {
+                let mut v = charger_json(c);
+                v["ok"] = json!(true);
+                v["error"] = Value::Null;
+                v["at"] = json!(o.charger_at);
+                v
+            }
             Some(Err(e)) => json!({"ok": false, "error": e.to_string(), "at": o.charger_at}),
             None => json!({"ok": false, "error": "not read: the GX connection failed", "at": o.charger_at}),
         },

@@ -415,3 +415,38 @@ fn via_evcs_with_the_gx_down_still_stops_a_kick() {
         run.elapsed
     );
 }
+
+#[test]
+fn status_shows_the_charger_and_the_kick() {
+    let k = Kick::new();
+    k.start();
+    let run = k.site.run(&["status"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    has(&run.stdout, "EV charger (GX 127.0.0.1:");
+    has(
+        &run.stdout,
+        "manual mode, started, status 2 (charging), set current 6 A",
+    );
+    has(&run.stdout, "ev-kick: kicking at 6 A since");
+    assert_eq!(k.writes(), 0);
+    assert!(
+        k.site.gx.state().requests <= 6,
+        "{} requests",
+        k.site.gx.state().requests
+    );
+    let run = k.site.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["ev_charger"]["status_name"], "charging");
+    assert_eq!(doc["ev_charger"]["ev_kick"]["state"], "kicking");
+    // A charger that does not answer on its unit: status says so and exits 4.
+    let k = Kick::with("unit = 41");
+    let run = k.site.run(&["status"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    has(&run.stdout, "unit id 41");
+    // Without [ev], no charger section and no request to unit 40.
+    let site = Site::new(2 * DAY, false);
+    let run = site.run(&["status"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("EV charger"), "{}", run.stdout);
+    assert!(site.gx.state().writes.is_empty());
+}
