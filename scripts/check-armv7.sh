@@ -30,7 +30,7 @@ if ! dpkg --print-foreign-architectures | grep -qx armhf; then
     $SUDO dpkg --add-architecture armhf
     APT_UPDATE=1
 fi
-if [ "${APT_UPDATE:-0}" = 1 ] || ! apt-cache policy libstd-rust-web-dev:armhf 2>/dev/null | grep -q Candidate; then
+if [ "${APT_UPDATE:-0}" = 1 ] || ! apt-cache policy libstd-rust-web-dev:armhf 2>/dev/null | grep Candidate >/dev/null; then
     # A partly failed update (one mirror index out of step) still leaves usable lists.
     $SUDO apt-get update -q >"$WORK/apt-update.log" 2>&1 ||
         say "apt-get update reported errors (see $WORK/apt-update.log); using the lists it has"
