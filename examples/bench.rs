@@ -9,6 +9,8 @@
 //! wire per run as the simulators counted them, and the peak RSS from `/usr/bin/time -v`. Then
 //! the binary sizes. It prints one table and exits 1 when any budget is broken.
 
+#[path = "sim/args.rs"]
+mod args;
 #[path = "sim/bms.rs"]
 mod bms;
 #[path = "sim/gx.rs"]
@@ -64,13 +66,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn arg_value(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
 fn nothing(_: &gx::GxSim, _: &bms::BmsSim) {}
 
 /// A maintenance day: the plan changes the slot and the minimum SoC from what the GX holds.
@@ -83,19 +78,19 @@ fn unsettle(gx: &gx::GxSim, _: &bms::BmsSim) {
 }
 
 fn bench() -> Result<bool, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = args::Args::from_env();
     let binary = PathBuf::from(
         args.first()
-            .filter(|a| !a.starts_with("--"))
             .ok_or("usage: bench BINARY [--runs N] [--armv7 FILE] [--armv7-glibc FILE]")?,
     );
-    let runs: usize = arg_value(&args, "--runs")
+    let runs: usize = args
+        .value("--runs")
         .map(|r| r.parse().map_err(|_| format!("--runs {r}: not a number")))
         .transpose()?
         .unwrap_or(25)
         .max(20);
-    let armv7 = arg_value(&args, "--armv7").map(PathBuf::from);
-    let armv7_glibc = arg_value(&args, "--armv7-glibc").map(PathBuf::from);
+    let armv7 = args.value("--armv7").map(PathBuf::from);
+    let armv7_glibc = args.value("--armv7-glibc").map(PathBuf::from);
     let time_v = Path::new("/usr/bin/time");
 
     let apply = Budget {

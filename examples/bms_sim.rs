@@ -4,23 +4,17 @@
 //! Without `--scenario` it serves one battery at 63.4 % with maintenance due in 20 hours.
 //! Prints `listening 127.0.0.1:PORT` first.
 
+#[path = "sim/args.rs"]
+mod args;
 #[path = "sim/bms.rs"]
 mod bms;
 
 use std::time::{Duration, Instant};
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let seconds: u64 = value("--seconds")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3600);
+    let args = args::Args::from_env();
+    let value = |flag: &str| args.value(flag);
+    let (port, seconds) = (args.port(), args.seconds());
     let body = match value("--scenario") {
         Some(path) => match std::fs::read_to_string(&path) {
             Ok(b) => b,

@@ -1,25 +1,21 @@
-//! Runs the GX simulator on its own: `cargo run --example gx_sim -- [--port N] [--fault F] [--seconds S]`.
+//! Runs the GX simulator on its own:
+//! `cargo run --example gx_sim -- [--port N] [--fault F] [--seconds S] [--evcs]`
+//! (`--evcs`: a charging station's own server, unit 1, instead of the GX).
 //!
 //! Prints `listening 127.0.0.1:PORT` on its first line, then a counter line every second while
 //! the counts change, so a script can read how many Modbus requests a run cost.
 
+#[path = "sim/args.rs"]
+mod args;
 #[path = "sim/gx.rs"]
 mod gx;
 
 use std::time::{Duration, Instant};
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let port: u16 = value("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let seconds: u64 = value("--seconds")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3600);
+    let args = args::Args::from_env();
+    let value = |flag: &str| args.value(flag);
+    let (port, seconds) = (args.port(), args.seconds());
     let fault = match value("--fault").as_deref().map(gx::Fault::parse) {
         None => gx::Fault::None,
         Some(Some(f)) => f,
@@ -30,7 +26,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let units = if args.iter().any(|a| a == "--evcs") {
+    let units = if args.has("--evcs") {
         [(1u8, gx::evcs_unit())].into_iter().collect()
     } else {
         [(100u8, gx::gx_unit()), (40u8, gx::evcharger_unit())]

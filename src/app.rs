@@ -211,15 +211,7 @@ pub fn status(ctx: &Context) -> Exit {
     let now = crate::clock::now();
     let bms = bms::read(&config.bms);
     let (gx, device) = match gx::connect(&config.gx) {
-        Ok(mut d) => {
-            let read = gx::read(&mut d, &gx::status_registers());
-            let usable = match &read {
-                Ok(_) => true,
-                Err(GxError::Modbus(e)) => e.exception().is_some(),
-                Err(_) => true,
-            };
-            (read, Some(d).filter(|_| usable))
-        }
+        Ok(mut d) => (gx::read(&mut d, &gx::status_registers()), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
     let ev = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
@@ -332,18 +324,11 @@ fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> Ki
         Ok(mut d) => (charger::read_site(&mut d), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
-    // After a timeout or a broken exchange the connection is not worth another wait; after an
-    // exception it still works.
-    let usable = match &site {
-        Ok(_) => true,
-        Err(GxError::Modbus(e)) => e.exception().is_some(),
-        Err(_) => true,
-    };
     let charger::Reached {
         device: mut charger_device,
         at: charger_at,
         reading: charger,
-    } = charger::reach(config, ev, gx_device.filter(|_| usable));
+    } = charger::reach(config, ev, gx_device);
 
     let mut out = KickOutcome {
         now,

@@ -87,8 +87,8 @@ pub struct Reached {
     pub reading: Option<Result<Charger, GxError>>,
 }
 
-/// Reads the charger: with `via = "gx"` on `gx` (the GX connection, `None` if it failed),
-/// with `via = "evcs"` on a connection of its own.
+/// Reads the charger: with `via = "gx"` on `gx` (the GX connection; not used when it failed
+/// or is broken), with `via = "evcs"` on a connection of its own.
 pub fn reach(config: &Config, ev: &EvConfig, gx: Option<Device>) -> Reached {
     let map = map_for(ev.via);
     match ev.via {
@@ -98,7 +98,7 @@ pub fn reach(config: &Config, ev: &EvConfig, gx: Option<Device>) -> Reached {
                 join_host_port(&config.gx.host, config.gx.port),
                 ev.unit
             );
-            match gx {
+            match gx.filter(|d| !d.is_broken()) {
                 Some(mut d) => {
                     d.set_unit(ev.unit);
                     let reading = read_charger(&mut d, &map);

@@ -220,8 +220,10 @@ impl Device {
         })
     }
 
-    pub fn unit(&self) -> u8 {
-        self.unit
+    /// Whether an earlier timeout or broken exchange has retired this connection; after an
+    /// exception it stays usable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Talks to another unit id on the same connection.

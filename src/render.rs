@@ -11,12 +11,12 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::app::{Context, KickOutcome, Outcome, Status};
-use crate::bms::BmsReading;
+use crate::bms::{BmsError, BmsReading};
 use crate::clock;
 use crate::config::Config;
 use crate::error::Exit;
 use crate::evkick::{self, Action, Decision, NextRecord, Record};
-use crate::gx::{self, GxSettings};
+use crate::gx::{self, GxError, GxSettings};
 use crate::kickstate::Loaded;
 use crate::modbus::Snapshot;
 use crate::plan::{Plan, Slot, short_local, span};
@@ -307,6 +307,27 @@ fn bms_json(tz: Tz, now: DateTime<Utc>, r: &BmsReading) -> Value {
     )
 }
 
+fn bms_result_json(tz: Tz, now: DateTime<Utc>, bms: &Result<BmsReading, BmsError>) -> Value {
+    match bms {
+        Ok(r) => json!({"ok": true, "error": null, "batteries": bms_json(tz, now, r)}),
+        Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
+    }
+}
+
+fn writes_json(writes: &[Write]) -> Value {
+    writes
+        .iter()
+        .map(|w| {
+            json!({
+                "function": w.function_code(),
+                "address": w.address,
+                "values": w.values,
+                "summary": w.summary,
+            })
+        })
+        .collect()
+}
+
 fn settings_json(tz: Tz, s: &GxSettings) -> Value {
     let (start, duration) = s.slot_start_duration();
     json!({
@@ -336,10 +357,7 @@ pub fn outcome_json(config: &Config, o: &Outcome) -> Value {
         "now": o.now.to_rfc3339(),
         "now_local": rfc3339_local(tz, o.now),
         "timezone": tz.name(),
-        "bms": match &o.bms {
-            Ok(r) => json!({"ok": true, "error": null, "batteries": bms_json(tz, o.now, r)}),
-            Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
-        },
+        "bms": bms_result_json(tz, o.now, &o.bms),
         "stage": p.stage,
         "phase": p.phase,
         "due": p.due.map(|d| d.to_rfc3339()),
@@ -353,12 +371,7 @@ pub fn outcome_json(config: &Config, o: &Outcome) -> Value {
             Ok(s) => json!({"ok": true, "error": null, "before": settings_json(tz, s)}),
             Err(e) => json!({"ok": false, "error": e.to_string(), "before": null}),
         },
-        "writes": o.writes.writes.iter().map(|w| json!({
-            "function": w.function_code(),
-            "address": w.address,
-            "values": w.values,
-            "summary": w.summary,
-        })).collect::<Vec<_>>(),
+        "writes": writes_json(&o.writes.writes),
         "warnings": o.writes.warnings,
         "applied": o.applied,
         "errors": o.errors(),
@@ -390,7 +403,7 @@ pub fn status(ctx: &Context, s: &Status) {
     if let Some(ev) = &s.ev {
         t += &format!("\nEV charger ({})\n", ev.at);
         match &ev.charger {
-            Some(Ok(c)) => t += &charger_text(c),
+            Some(Ok(c)) => t += &format!("  {}\n", charger_text(c)),
             Some(Err(e)) => t += &format!("  unreachable or refusing: {e}\n"),
             None => t += "  not read: the GX connection failed\n",
         }
@@ -529,23 +542,10 @@ fn status_json(config: &Config, s: &Status) -> Value {
         "now": s.now.to_rfc3339(),
         "now_local": rfc3339_local(tz, s.now),
         "timezone": tz.name(),
-        "bms": match &s.bms {
-            Ok(r) => json!({"ok": true, "error": null, "batteries": bms_json(tz, s.now, r)}),
-            Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
-        },
+        "bms": bms_result_json(tz, s.now, &s.bms),
         "gx": gx,
         "ev_charger": s.ev.as_ref().map(|ev| {
-            let mut v = match &ev.charger {
-                Some(Ok(c)) => {
-                    let mut v = charger_json(c);
-                    v["ok"] = json!(true);
-                    v["error"] = Value::Null;
-                    v
-                }
-                Some(Err(e)) => json!({"ok": false, "error": e.to_string()}),
-                None => json!({"ok": false, "error": "not read: the GX connection failed"}),
-            };
-            v["at"] = json!(ev.at);
+            let mut v = charger_result_json(&ev.at, &ev.charger);
             v["ev_kick"] = record_json(ev.record.record());
             v["ev_kick_problem"] = match &ev.record {
                 Loaded::Corrupt(p) => json!(p),
@@ -595,9 +595,10 @@ fn kick_verdict(d: &Decision) -> &'static str {
     }
 }
 
+/// The charger in one line: `auto mode, stopped, status 1 (connected), set current 16 A …`.
 fn charger_text(c: &evkick::Charger) -> String {
     format!(
-        "  {} mode, {}, status {} ({}), set current {} A (max {} A), {} W\n",
+        "{} mode, {}, status {} ({}), set current {} A (max {} A), {} W",
         evkick::mode_name(c.mode),
         if c.start_stop == evkick::START {
             "started"
@@ -612,17 +613,25 @@ fn charger_text(c: &evkick::Charger) -> String {
     )
 }
 
-fn charger_json(c: &evkick::Charger) -> Value {
-    json!({
-        "mode": c.mode,
-        "mode_name": evkick::mode_name(c.mode),
-        "start_stop": c.start_stop,
-        "status": c.status,
-        "status_name": evkick::status_name(c.status),
-        "set_current_a": c.set_current_a,
-        "max_current_a": c.max_current_a,
-        "power_w": c.power_w,
-    })
+/// The charger's registers decoded, or why they were not read, and where it was reached.
+fn charger_result_json(at: &str, charger: &Option<Result<evkick::Charger, GxError>>) -> Value {
+    match charger {
+        Some(Ok(c)) => json!({
+            "ok": true,
+            "error": null,
+            "at": at,
+            "mode": c.mode,
+            "mode_name": evkick::mode_name(c.mode),
+            "start_stop": c.start_stop,
+            "status": c.status,
+            "status_name": evkick::status_name(c.status),
+            "set_current_a": c.set_current_a,
+            "max_current_a": c.max_current_a,
+            "power_w": c.power_w,
+        }),
+        Some(Err(e)) => json!({"ok": false, "error": e.to_string(), "at": at}),
+        None => json!({"ok": false, "error": "not read: the GX connection failed", "at": at}),
+    }
 }
 
 fn loaded_text(tz: Tz, loaded: &Loaded) -> String {
@@ -656,6 +665,11 @@ fn record_text(tz: Tz, r: Option<&Record>) -> String {
     }
 }
 
+/// The AC phases `[ev]` counts as the site load.
+fn ev_phases(config: &Config) -> &[u8] {
+    config.ev.as_ref().map_or(&[], |ev| ev.phases.as_slice())
+}
+
 fn kick_inputs_text(config: &Config, o: &KickOutcome) -> String {
     let tz = config.timezone;
     let mut t = String::new();
@@ -664,11 +678,7 @@ fn kick_inputs_text(config: &Config, o: &KickOutcome) -> String {
         Err(_) => t += "  BMS: unreadable\n",
     }
     if let Ok(site) = &o.site {
-        let phases = config
-            .ev
-            .as_ref()
-            .map(|ev| ev.phases.clone())
-            .unwrap_or_default();
+        let phases = ev_phases(config);
         t += &format!(
             "  GX loads: L1 {} W, L2 {} W, L3 {} W (counted: {}); battery {} W ({})\n",
             site.phases_w[0],
@@ -688,7 +698,7 @@ fn kick_inputs_text(config: &Config, o: &KickOutcome) -> String {
         );
     }
     if let Some(Ok(c)) = &o.charger {
-        t += &format!("  EV charger ({}):{}", o.charger_at, &charger_text(c)[1..]);
+        t += &format!("  EV charger ({}): {}\n", o.charger_at, charger_text(c));
     }
     t
 }
@@ -777,11 +787,7 @@ fn record_json(r: Option<&Record>) -> Value {
 
 pub fn kick_json(config: &Config, o: &KickOutcome) -> Value {
     let tz = config.timezone;
-    let phases = config
-        .ev
-        .as_ref()
-        .map(|ev| ev.phases.clone())
-        .unwrap_or_default();
+    let phases = ev_phases(config);
     json!({
         "command": "ev-kick",
         "enabled": true,
@@ -789,31 +795,18 @@ pub fn kick_json(config: &Config, o: &KickOutcome) -> Value {
         "now": o.now.to_rfc3339(),
         "now_local": rfc3339_local(tz, o.now),
         "timezone": tz.name(),
-        "bms": match &o.bms {
-            Ok(r) => json!({"ok": true, "error": null, "batteries": bms_json(tz, o.now, r)}),
-            Err(e) => json!({"ok": false, "error": e.to_string(), "batteries": []}),
-        },
+        "bms": bms_result_json(tz, o.now, &o.bms),
         "site": match &o.site {
             Ok(s) => json!({
                 "ok": true,
                 "error": null,
                 "phases_w": s.phases_w,
                 "battery_power_w": s.battery_power_w,
-                "loads_w": s.loads_w(&phases),
+                "loads_w": s.loads_w(phases),
             }),
             Err(e) => json!({"ok": false, "error": e.to_string()}),
         },
-        "charger": match &o.charger {
-            Some(Ok(c)) => {
-                let mut v = charger_json(c);
-                v["ok"] = json!(true);
-                v["error"] = Value::Null;
-                v["at"] = json!(o.charger_at);
-                v
-            }
-            Some(Err(e)) => json!({"ok": false, "error": e.to_string(), "at": o.charger_at}),
-            None => json!({"ok": false, "error": "not read: the GX connection failed", "at": o.charger_at}),
-        },
+        "charger": charger_result_json(&o.charger_at, &o.charger),
         "state_file": {
             "path": config.ev.as_ref().map(|ev| ev.state_file.display().to_string()),
             "before": record_json(o.before.record()),
@@ -831,12 +824,7 @@ pub fn kick_json(config: &Config, o: &KickOutcome) -> Value {
             "discharge_active": d.active,
             "load_without_ev_w": d.load_w,
         })),
-        "writes": o.writes.iter().map(|w| json!({
-            "function": w.function_code(),
-            "address": w.address,
-            "values": w.values,
-            "summary": w.summary,
-        })).collect::<Vec<_>>(),
+        "writes": writes_json(&o.writes),
         "applied": o.applied,
         "errors": o.errors(),
         "exit_code": o.exit,

@@ -200,10 +200,7 @@ fn status_shows_both_devices_and_survives_one_down() {
     assert_eq!(doc["bms"]["batteries"][0]["state_of_charge"], 70.0);
 
     // GX gone: the BMS part still prints, exit 4.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::closed_port();
     let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "status"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stdout.contains("battery 1: SoC 70.0 %"), "{}", r.stdout);

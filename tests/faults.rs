@@ -131,11 +131,7 @@ fn bms_faults_apply_the_safe_state_and_exit_3() {
 #[test]
 fn bms_refused_applies_the_safe_state() {
     let site = holding_site(good());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let r = site.run(&["--bms", &format!("http://127.0.0.1:{port}"), "apply"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(
@@ -240,11 +236,7 @@ fn out_of_range_value_is_caught_by_the_read_back() {
 #[test]
 fn gx_refused_and_wrong_unit() {
     let site = holding_site(good());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "apply"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(

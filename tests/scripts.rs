@@ -139,11 +139,7 @@ fn cron_run_logs_failures_with_a_cap() {
     let root = fake_root(None);
     install(&root.0);
     // Loopback ports with nothing behind them: the run fails fast (BMS unreachable, exit 3).
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = common::closed_port();
     std::fs::write(
         root.0.join("data/zcell-scheduler/config.toml"),
         format!("timezone = \"UTC\"\n[bms]\nurl = \"http://127.0.0.1:{closed}\"\n[gx]\nhost = \"127.0.0.1\"\nport = {closed}\n"),

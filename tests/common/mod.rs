@@ -159,6 +159,15 @@ pub fn slot_start(words: &[u16; 7]) -> i64 {
     i64::from(((u32::from(words[4]) << 16) | u32::from(words[5])) as i32)
 }
 
+/// A loopback port with nothing listening on it (bound, then released).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Asserts `text` contains `needle`, showing the whole text when it does not.
 #[track_caller]
 pub fn has(text: &str, needle: &str) {
