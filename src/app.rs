@@ -1,71 +1,60 @@
-//! The shell around the pure rules: read the devices, decide, write, report.
+//! The commands: read the devices, decide, write, and return a report. Nothing here prints:
+//! `render` does.
 //!
-//! Each command is one function here. The order of `apply` is the safety argument: every
-//! precondition (config, clock, lock, BMS read, GX reachable and in a schedulable state,
-//! Dynamic ESS block readable) is checked before the first write, so a run that exits 2 or 4
-//! has written nothing.
+//! The order of `apply` is the safety argument: every precondition (config, clock, lock, BMS
+//! read, GX reachable and in a schedulable state, Dynamic ESS block readable) is checked
+//! before the first write, so a run that exits 2 or 4 has written nothing.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::bms::{self, BmsError, BmsReading};
-use crate::charger;
+use crate::bms;
 use crate::config::{Config, EvConfig};
 use crate::error::Exit;
-use crate::evkick::{self, Charger, Decision, Inputs, NextRecord, Record, Site};
-use crate::gx::{self, GxError, GxSettings, WriteError};
-use crate::kickstate::{self, Loaded, StateFileError};
+use crate::ev::charger;
+use crate::ev::rules::{self, Decision, Inputs, NextRecord, Record};
+use crate::ev::state::{self, StateFileError};
+use crate::gx::{self, GxError, WriteError};
 use crate::lock;
-use crate::modbus::{Device, Snapshot};
-use crate::plan::{self, Plan};
-use crate::registers::ChargerMap;
-use crate::render;
+use crate::modbus::{Device, Write};
+use crate::plan;
+use crate::report::{
+    BmsPart, ChargerPart, DecisionDoc, EvStatus, Failures, GxBefore, GxLive, Head, KickDisabled,
+    KickReport, Mode, Part, PlanParts, PlanReport, Refused, Report, SettingsDoc, SiteDoc,
+    StateFileDoc, StatusReport,
+};
 use crate::writes::{self, WritePlan};
 
-/// The earliest believable clock: a GX whose clock says earlier has not synchronised it.
+/// The earliest believable clock: a host whose clock says earlier has not synchronised it.
 pub const EARLIEST_BELIEVABLE: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
 
-/// What every command gets from the command line.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub config: Config,
-    pub config_path: PathBuf,
-    pub json: bool,
-    pub quiet: bool,
-    pub verbose: bool,
+/// A command, as the command line asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `plan` or `apply`, as if it were `at` (default: now).
+    Schedule {
+        mode: Mode,
+        at: Option<DateTime<Utc>>,
+    },
+    EvKick {
+        dry_run: bool,
+    },
+    Status,
 }
 
-/// Everything `plan` and `apply` found and decided, for the renderers.
-#[derive(Debug)]
-pub struct Outcome {
-    pub command: &'static str,
-    pub now: DateTime<Utc>,
-    pub bms: Result<BmsReading, BmsError>,
-    pub plan: Plan,
-    pub gx: Result<GxSettings, GxError>,
-    pub writes: WritePlan,
-    /// Whether the writes were sent (and read back).
-    pub applied: bool,
-    /// A write or read-back failure, after the plan was made.
-    pub write_error: Option<WriteError>,
-    pub exit: Exit,
-}
-
-impl Outcome {
-    /// The one-sentence errors of this run, most important first.
-    pub fn errors(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Err(e) = &self.bms {
-            out.push(e.to_string());
+impl Command {
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Schedule {
+                mode: Mode::Plan, ..
+            } => "plan",
+            Command::Schedule {
+                mode: Mode::Apply, ..
+            } => "apply",
+            Command::EvKick { .. } => "ev-kick",
+            Command::Status => "status",
         }
-        if let Err(e) = &self.gx {
-            out.push(e.to_string());
-        }
-        if let Some(e) = &self.write_error {
-            out.push(e.to_string());
-        }
-        out
     }
 }
 
@@ -80,62 +69,75 @@ pub fn check_clock(now: DateTime<Utc>) -> Result<(), GxError> {
     }
 }
 
-/// `plan` (write = false) and `apply` (write = true).
-pub fn plan_or_apply(ctx: &Context, write: bool, at: Option<DateTime<Utc>>) -> Exit {
-    let command = if write { "apply" } else { "plan" };
-    let host_now = crate::clock::now();
-    let now = at.unwrap_or(host_now);
-    if write {
-        if let Some(at) = at {
-            render::stderr(&format!(
-                "WARNING: apply --at {}: planning as if it were then, but writing the GX now",
-                at.to_rfc3339()
-            ));
+/// Runs one command: the clock check and the lock for the commands that write, then the
+/// command itself.
+pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
+    let now = crate::clock::now();
+    let ev = config.ev.as_ref().filter(|ev| ev.enabled);
+    let writes = match command {
+        Command::Schedule { mode, .. } => mode == Mode::Apply,
+        Command::EvKick { dry_run } => !dry_run && ev.is_some(),
+        Command::Status => false,
+    };
+    if writes && matches!(command, Command::Schedule { .. }) {
+        if let Err(e) = check_clock(now) {
+            return Report::Refused(Refused::new(Some(command.name()), Exit::Device, &e));
         }
-        if let Err(e) = check_clock(host_now) {
-            render::stderr(&format!("error: {e}"));
-            return Exit::Device;
-        }
-    } else if let Err(e) = check_clock(host_now) {
-        render::stderr(&format!("warning: {e}"));
     }
-
-    let _lock = if write {
-        match lock::acquire(&lock::path_for(&ctx.config_path), lock::WAIT) {
+    let _lock = if writes {
+        let path = lock::path_for(config_path);
+        match lock::acquire(&path, lock::WAIT, lock::announce_wait) {
             Ok(l) => Some(l),
             Err(e) => {
-                render::stderr(&format!("error: {e}"));
-                return Exit::Internal;
+                return Report::Refused(Refused::new(Some(command.name()), Exit::Internal, &e));
             }
         }
     } else {
         None
     };
-
-    let outcome = decide_and_write(ctx, command, now, write);
-    render::outcome(ctx, &outcome);
-    outcome.exit
+    match (command, ev) {
+        (Command::Schedule { mode, at }, _) => {
+            Report::Plan(Box::new(schedule(config, mode, now, at)))
+        }
+        (Command::Status, _) => Report::Status(Box::new(status(config, now))),
+        (Command::EvKick { .. }, None) => Report::KickDisabled(kick_disabled(config)),
+        (Command::EvKick { dry_run }, Some(ev)) => {
+            Report::Kick(Box::new(kick(config, ev, now, dry_run)))
+        }
+    }
 }
 
-fn decide_and_write(
-    ctx: &Context,
-    command: &'static str,
-    now: DateTime<Utc>,
-    write: bool,
-) -> Outcome {
-    let config = &ctx.config;
+// ---------------------------------------------------------------- plan / apply
+
+/// `plan` and `apply`: read the BMS, plan, read the GX, decide the writes, and (apply) write.
+pub fn schedule(
+    config: &Config,
+    mode: Mode,
+    host_now: DateTime<Utc>,
+    at: Option<DateTime<Utc>>,
+) -> PlanReport {
+    let now = at.unwrap_or(host_now);
+    let mut warnings = Vec::new();
+    if let (Mode::Apply, Some(at)) = (mode, at) {
+        warnings.push(format!(
+            "apply --at {}: planning as if it were then, but writing the GX now",
+            at.to_rfc3339()
+        ));
+    }
+    if let (Mode::Plan, Err(e)) = (mode, check_clock(host_now)) {
+        warnings.push(e.to_string());
+    }
     let bms = bms::read(&config.bms);
     let plan = match &bms {
         Ok(reading) => plan::plan(config, now, reading),
-        Err(e) => plan::safe_plan(config, now, short_bms_reason(e)),
+        Err(e) => plan::safe_plan(config, now, e.short()),
     };
-
-    let (mut device, gx, writes) = prepare_gx(config, &plan);
-    let mut applied = false;
+    let (mut device, gx, write_plan) = prepare_gx(config, &plan);
     let mut write_error = None;
-    if write && gx.is_ok() && !writes.writes.is_empty() {
-        if let Some(d) = &mut device {
-            match gx::write_and_verify(d, &writes.writes) {
+    let mut applied = false;
+    if let (Mode::Apply, Ok(_), Some(d)) = (mode, &gx, &mut device) {
+        if !write_plan.writes.is_empty() {
+            match gx::write_and_verify(d, &write_plan.writes) {
                 Ok(()) => applied = true,
                 Err(e) => write_error = Some(e),
             }
@@ -144,36 +146,51 @@ fn decide_and_write(
     if let Some(d) = &device {
         log::debug!("GX {}: {} Modbus requests", d.address, d.requests);
     }
-
-    let exit = if bms.is_err() {
-        Exit::Bms
-    } else if gx.is_err() {
-        Exit::Device
-    } else {
-        match &write_error {
-            Some(WriteError::ReadBack(_)) => Exit::ReadBack,
-            Some(WriteError::Gx(_)) => Exit::Device,
-            None => Exit::Ok,
-        }
-    };
-    Outcome {
-        command,
-        now,
-        bms,
-        plan,
-        gx,
-        writes,
+    let mut failures = Failures::default();
+    failures.add_if(Exit::Bms, bms.as_ref().err());
+    failures.add_if(Exit::Device, gx.as_ref().err());
+    if let Some(e) = &write_error {
+        let exit = match e {
+            WriteError::ReadBack(_) => Exit::ReadBack,
+            WriteError::Gx(_) => Exit::Device,
+        };
+        failures.add(exit, e);
+    }
+    let (errors, exit_code) = failures.finish();
+    let tz = config.timezone;
+    let parts = PlanParts::new(tz, &plan);
+    warnings.extend(write_plan.warnings);
+    PlanReport {
+        command: mode,
+        head: Head::new(tz, now),
+        bms: BmsPart::new(tz, now, &bms),
+        stage: parts.stage,
+        phase: parts.phase,
+        due: parts.due,
+        due_local: parts.due_local,
+        active: parts.active,
+        slot: parts.slot,
+        min_soc: parts.min_soc,
+        candidates: parts.candidates,
+        reasons: parts.reasons,
+        gx: GxBefore {
+            ok: gx.is_ok(),
+            error: gx.as_ref().err().map(ToString::to_string),
+            before: gx.as_ref().ok().map(|s| SettingsDoc::new(tz, s)),
+        },
+        writes: write_plan.writes,
+        warnings,
         applied,
-        write_error,
-        exit,
+        errors,
+        exit_code,
     }
 }
 
 /// Connects, reads the settings and decides the writes; the device stays open for writing.
 fn prepare_gx(
     config: &Config,
-    plan: &Plan,
-) -> (Option<Device>, Result<GxSettings, GxError>, WritePlan) {
+    plan: &plan::Plan,
+) -> (Option<Device>, Result<gx::GxSettings, GxError>, WritePlan) {
     let mut device = match gx::connect(&config.gx) {
         Ok(d) => d,
         Err(e) => return (None, Err(e.into()), WritePlan::default()),
@@ -186,256 +203,204 @@ fn prepare_gx(
     }
 }
 
-fn short_bms_reason(e: &BmsError) -> &'static str {
-    match e {
-        BmsError::Unreachable { .. } => "unreachable",
-        BmsError::Timeout { .. } => "no answer in time",
-        BmsError::Status { .. } => "HTTP error",
-        BmsError::TooLarge { .. } => "answer too large",
-        BmsError::Unusable { .. } => "answer unusable",
-    }
-}
+// ---------------------------------------------------------------- status
 
-/// What `status` found: each part independently.
-#[derive(Debug)]
-pub struct Status {
-    pub now: DateTime<Utc>,
-    pub bms: Result<BmsReading, BmsError>,
-    pub gx: Result<Snapshot, GxError>,
-    pub ev: Option<EvStatus>,
-}
-
-/// `status`: read both devices and print what they report; a failing part does not hide the other.
-pub fn status(ctx: &Context) -> Exit {
-    let config = &ctx.config;
-    let now = crate::clock::now();
+/// `status`: read both devices (and the charger with `[ev]`); a failing part does not hide
+/// the others.
+pub fn status(config: &Config, now: DateTime<Utc>) -> StatusReport {
+    let tz = config.timezone;
     let bms = bms::read(&config.bms);
     let (gx, device) = match gx::connect(&config.gx) {
         Ok(mut d) => (gx::read(&mut d, &gx::status_registers()), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
-    let ev = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
+    let mut failures = Failures::default();
+    failures.add_if(Exit::Bms, bms.as_ref().err());
+    failures.add_if(Exit::Device, gx.as_ref().err());
+    let ev_charger = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
         let reached = charger::reach(config, ev, device);
-        EvStatus {
-            at: reached.at,
-            charger: reached.reading,
-            record: kickstate::load(&ev.state_file),
+        if let Some(Err(e)) = &reached.reading {
+            failures.add(Exit::Device, e);
         }
+        let part = ChargerPart::new(
+            &reached.at,
+            reached.reading.as_ref().map(|r| r.as_ref().copied()),
+        );
+        EvStatus::new(part, &state::load(&ev.state_file))
     });
-    let status = Status { now, bms, gx, ev };
-    render::status(ctx, &status);
-    let charger_failed = status
-        .ev
-        .as_ref()
-        .is_some_and(|ev| !matches!(ev.charger, Some(Ok(_))));
-    if status.bms.is_err() {
-        Exit::Bms
-    } else if status.gx.is_err() || charger_failed {
-        Exit::Device
-    } else {
-        Exit::Ok
+    let (errors, exit_code) = failures.finish();
+    StatusReport {
+        command: "status",
+        head: Head::new(tz, now),
+        bms: BmsPart::new(tz, now, &bms),
+        gx: Part::new(gx.as_ref().map(|snap| GxLive::new(tz, snap))),
+        ev_charger,
+        errors,
+        exit_code,
     }
 }
 
-/// The EV charger as `status` found it, when `[ev]` is enabled.
-#[derive(Debug)]
-pub struct EvStatus {
-    pub at: String,
-    /// `None` when not read: the GX connection it shares had failed.
-    pub charger: Option<Result<Charger, GxError>>,
-    pub record: Loaded,
-}
+// ---------------------------------------------------------------- ev-kick
 
-/// Everything `ev-kick` found, decided and did, for the renderers.
-#[derive(Debug)]
-pub struct KickOutcome {
-    pub now: DateTime<Utc>,
-    pub dry_run: bool,
-    /// Where the charger was reached: `GX 127.0.0.1:502 unit 40`.
-    pub charger_at: String,
-    pub before: Loaded,
-    pub bms: Result<BmsReading, BmsError>,
-    pub site: Result<Site, GxError>,
-    /// `None` when it was not read: the GX connection it shares had already failed.
-    pub charger: Option<Result<Charger, GxError>>,
-    pub decision: Option<Decision>,
-    pub writes: Vec<crate::writes::Write>,
-    /// Whether the writes were sent and read back.
-    pub applied: bool,
-    pub write_error: Option<WriteError>,
-    pub state_error: Option<StateFileError>,
-    /// The record the state file holds after the run (or would, on a dry run).
-    pub after: Option<Record>,
-    pub exit: Exit,
-}
-
-impl KickOutcome {
-    /// The one-sentence errors of this run, most important first.
-    pub fn errors(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Err(e) = &self.bms {
-            out.push(e.to_string());
-        }
-        if let Err(e) = &self.site {
-            out.push(e.to_string());
-        }
-        if let Some(Err(e)) = &self.charger {
-            out.push(e.to_string());
-        }
-        if let Some(e) = &self.write_error {
-            out.push(e.to_string());
-        }
-        if let Some(e) = &self.state_error {
-            out.push(e.to_string());
-        }
-        out
+fn kick_disabled(config: &Config) -> KickDisabled {
+    KickDisabled {
+        command: "ev-kick",
+        enabled: false,
+        reason: match &config.ev {
+            None => "no [ev] section in the config",
+            Some(_) => "[ev] enabled = false",
+        },
+        writes: Vec::new(),
+        applied: false,
+        errors: Vec::new(),
+        exit_code: Exit::Ok,
     }
+}
+
+/// What one `ev-kick` run did to the charger and the state file.
+struct Done {
+    applied: bool,
+    write_error: Option<WriteError>,
+    state_error: Option<StateFileError>,
+    /// The record the state file holds after the run.
+    after: Option<Record>,
 }
 
 /// `ev-kick`: read, decide once, act at most once.
-pub fn ev_kick(ctx: &Context, dry_run: bool) -> Exit {
-    let config = &ctx.config;
-    let Some(ev) = config.ev.as_ref().filter(|ev| ev.enabled) else {
-        render::kick_disabled(ctx);
-        return Exit::Ok;
-    };
-    let _lock = if dry_run {
-        None
-    } else {
-        match lock::acquire(&lock::path_for(&ctx.config_path), lock::WAIT) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                render::stderr(&format!("error: {e}"));
-                return Exit::Internal;
-            }
-        }
-    };
-    let outcome = kick(config, ev, crate::clock::now(), dry_run);
-    render::kick(ctx, &outcome);
-    outcome.exit
-}
-
-fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> KickOutcome {
-    let before = kickstate::load(&ev.state_file);
+pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -> KickReport {
+    let tz = config.timezone;
+    let before = state::load(&ev.state_file);
     let bms = bms::read(&config.bms);
     let map = charger::map_for(ev.via);
-
     let (site, gx_device) = match gx::connect(&config.gx) {
         Ok(mut d) => (charger::read_site(&mut d), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
-    let charger::Reached {
-        device: mut charger_device,
-        at: charger_at,
-        reading: charger,
-    } = charger::reach(config, ev, gx_device);
+    let mut reached = charger::reach(config, ev, gx_device);
 
-    let mut out = KickOutcome {
-        now,
-        dry_run,
-        charger_at,
-        after: before.record().cloned(),
-        before,
-        bms,
-        site,
-        charger,
-        decision: None,
-        writes: Vec::new(),
+    let mut decision: Option<Decision> = None;
+    let mut writes: Vec<Write> = Vec::new();
+    let mut done = Done {
         applied: false,
         write_error: None,
         state_error: None,
-        exit: Exit::Ok,
+        after: before.record().cloned(),
     };
-    if let Some(Ok(charger)) = out.charger {
-        let decision = evkick::decide(&Inputs {
+    if let Some(Ok(charger)) = reached.reading {
+        let d = rules::decide(&Inputs {
             config: ev,
-            timezone: config.timezone,
+            timezone: tz,
             now,
-            bms: out.bms.as_ref().ok(),
-            site: out.site.as_ref().ok().copied(),
+            bms: bms.as_ref().ok(),
+            site: site.as_ref().ok().copied(),
             charger,
-            record: out.before.record(),
+            record: before.record(),
         });
-        out.writes = evkick::writes(&decision.action, ev, &map, &charger);
-        out.after = match &decision.record {
-            NextRecord::Keep => out.before.record().cloned(),
+        writes = rules::writes(&d.action, ev, &map, &charger);
+        done.after = match &d.record {
+            NextRecord::Keep => before.record().cloned(),
             NextRecord::Set(r) => Some(r.clone()),
             NextRecord::Clear => None,
         };
-        if !dry_run {
-            if let Some(device) = &mut charger_device {
-                carry_out(&mut out, &decision, ev, &map, device);
-            }
+        if let (false, Some(device)) = (dry_run, &mut reached.device) {
+            carry_out(&mut done, &d, &writes, ev, before.record(), device);
         }
-        out.decision = Some(decision);
+        decision = Some(d);
     }
-    if let Some(d) = &charger_device {
-        log::debug!("{}: {} Modbus requests", out.charger_at, d.requests);
+    if let Some(d) = &reached.device {
+        log::debug!("{}: {} Modbus requests", reached.at, d.requests);
     }
-    out.exit = if out.bms.is_err() {
-        Exit::Bms
-    } else if out.site.is_err() || !matches!(out.charger, Some(Ok(_))) {
-        Exit::Device
-    } else {
-        match (&out.write_error, &out.state_error) {
-            (Some(WriteError::ReadBack(_)), _) => Exit::ReadBack,
-            (Some(WriteError::Gx(_)), _) => Exit::Device,
-            (None, Some(_)) => Exit::Internal,
-            (None, None) => Exit::Ok,
-        }
-    };
-    out
+
+    let mut failures = Failures::default();
+    failures.add_if(Exit::Bms, bms.as_ref().err());
+    failures.add_if(Exit::Device, site.as_ref().err());
+    // Not read at all only when the GX connection it shares failed: that error is above.
+    if let Some(Err(e)) = &reached.reading {
+        failures.add(Exit::Device, e);
+    }
+    if let Some(e) = &done.write_error {
+        let exit = match e {
+            WriteError::ReadBack(_) => Exit::ReadBack,
+            WriteError::Gx(_) => Exit::Device,
+        };
+        failures.add(exit, e);
+    }
+    failures.add_if(Exit::Internal, done.state_error.as_ref());
+    let (errors, exit_code) = failures.finish();
+    KickReport {
+        command: "ev-kick",
+        enabled: true,
+        dry_run,
+        head: Head::new(tz, now),
+        bms: BmsPart::new(tz, now, &bms),
+        site: Part::new(site.as_ref().map(|s| SiteDoc {
+            site: *s,
+            loads_w: s.loads_w(&ev.phases),
+        })),
+        charger: ChargerPart::new(
+            &reached.at,
+            reached.reading.as_ref().map(|r| r.as_ref().copied()),
+        ),
+        state_file: StateFileDoc {
+            path: ev.state_file.display().to_string(),
+            before: before.record().cloned(),
+            problem: before.problem().map(str::to_string),
+            after: done.after,
+        },
+        decision: decision.as_ref().map(DecisionDoc::new),
+        writes,
+        applied: done.applied,
+        errors,
+        exit_code,
+    }
 }
 
 /// Writes the charger and the state file in the order that keeps them consistent if the run
 /// dies half-way: a kick is recorded before the charger is started (so a later run can always
 /// stop what this one started), and forgotten only after the charger is stopped.
 fn carry_out(
-    out: &mut KickOutcome,
+    done: &mut Done,
     decision: &Decision,
+    writes: &[Write],
     ev: &EvConfig,
-    map: &ChargerMap,
+    before: Option<&Record>,
     device: &mut Device,
 ) {
     let path = ev.state_file.as_path();
     let starting = matches!(decision.record, NextRecord::Set(Record::Kicking { .. }));
-    if starting {
-        if let NextRecord::Set(r) = &decision.record {
-            if let Err(e) = kickstate::save(path, r) {
-                out.state_error = Some(e);
-                out.after = out.before.record().cloned();
-                return;
-            }
+    if let (true, NextRecord::Set(r)) = (starting, &decision.record) {
+        if let Err(e) = state::save(path, r) {
+            done.state_error = Some(e);
+            done.after = before.cloned();
+            return;
         }
     }
-    if !out.writes.is_empty() {
-        match gx::write_and_verify(device, &out.writes) {
-            Ok(()) => out.applied = true,
-            Err(e) => {
-                out.write_error = Some(e);
-                if starting {
-                    // Forget the intent unless the charger really is in our manual mode now.
-                    let ours = charger::read_charger(device, map).is_ok_and(|c| {
-                        c.mode == evkick::MODE_MANUAL && c.set_current_a == ev.current_a
-                    });
-                    if !ours && kickstate::clear(&ev.state_file).is_ok() {
-                        out.after = None;
-                    }
-                } else {
-                    // A failed stop keeps the record, so the next run tries again.
-                    out.after = out.before.record().cloned();
+    if !writes.is_empty() {
+        if let Err(e) = gx::write_and_verify(device, writes) {
+            done.write_error = Some(e);
+            if starting {
+                // Forget the intent unless the charger really is in our manual mode now.
+                let map = charger::map_for(ev.via);
+                let ours = charger::read_charger(device, &map)
+                    .is_ok_and(|c| c.mode == rules::MODE_MANUAL && c.set_current_a == ev.current_a);
+                if !ours && state::clear(path).is_ok() {
+                    done.after = None;
                 }
-                return;
+            } else {
+                // A failed stop keeps the record, so the next run tries again.
+                done.after = before.cloned();
             }
+            return;
         }
+        done.applied = true;
     }
     let result = match &decision.record {
         NextRecord::Keep => Ok(()),
         NextRecord::Set(_) if starting => Ok(()),
-        NextRecord::Set(r) => kickstate::save(path, r),
-        NextRecord::Clear => kickstate::clear(path),
+        NextRecord::Set(r) => state::save(path, r),
+        NextRecord::Clear => state::clear(path),
     };
     if let Err(e) = result {
-        out.state_error = Some(e);
+        done.state_error = Some(e);
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::BmsConfig;
-use crate::http::{self, HttpError};
+use crate::net::Failure;
 
 /// The path of the status document under the BMS base URL.
 pub const STATUS_PATH: &str = "/rest/1.0/status";
@@ -23,12 +23,21 @@ pub const MAX_BODY: u64 = 1024 * 1024;
 pub const MAX_TIMER_S: f64 = 365.0 * 86_400.0;
 
 /// Why the BMS answer cannot be used. Every variant leads to the safe state and exit code 3.
+/// The URL is safe to print: the config refuses one with credentials.
 #[derive(Debug, Error)]
 pub enum BmsError {
     #[error(
-        "BMS {url} refused the connection or could not be reached ({detail}): check bms.url and that the BMS is powered and on the network"
+        "BMS {url} refused the connection: check bms.url (the BMS's REST port is 3000) and that the BMS is powered on"
+    )]
+    Refused { url: String },
+    #[error(
+        "BMS {url} is unreachable ({detail}): check bms.url and that this machine is on the BMS's network"
     )]
     Unreachable { url: String, detail: String },
+    #[error("BMS {url}: the host name does not resolve: check bms.url")]
+    NameNotFound { url: String },
+    #[error("BMS {url} could not be reached ({detail}): check bms.url and the network")]
+    Network { url: String, detail: String },
     #[error(
         "BMS {url} did not answer within {timeout_s} s: check the BMS and the network, or raise bms.timeout_s"
     )]
@@ -39,6 +48,21 @@ pub enum BmsError {
     TooLarge { url: String },
     #[error("BMS {url} sent an unusable answer: {problem}")]
     Unusable { url: String, problem: String },
+}
+
+impl BmsError {
+    /// A few words for the plan's reasons: why the safe state.
+    pub fn short(&self) -> &'static str {
+        match self {
+            BmsError::Refused { .. } => "connection refused",
+            BmsError::Unreachable { .. } | BmsError::Network { .. } => "unreachable",
+            BmsError::NameNotFound { .. } => "host name not found",
+            BmsError::Timeout { .. } => "no answer in time",
+            BmsError::Status { .. } => "HTTP error",
+            BmsError::TooLarge { .. } => "answer too large",
+            BmsError::Unusable { .. } => "answer unusable",
+        }
+    }
 }
 
 /// One battery's reading.
@@ -131,32 +155,64 @@ pub fn status_url(config: &BmsConfig) -> String {
     format!("{}{STATUS_PATH}", config.url)
 }
 
-/// Fetches and parses the status document: one request, bounded in time and size.
+/// Fetches and parses the status document: one request, bounded in time (`bms.timeout_s` for
+/// the whole exchange) and in size.
 pub fn read(config: &BmsConfig) -> Result<BmsReading, BmsError> {
     let url = status_url(config);
-    let timeout = Duration::from_secs(config.timeout_s);
-    let response = http::get(&url, timeout, MAX_BODY).map_err(|e| match e {
-        HttpError::Unreachable(detail) => BmsError::Unreachable {
-            url: url.clone(),
-            detail,
-        },
-        HttpError::Timeout => BmsError::Timeout {
-            url: url.clone(),
-            timeout_s: config.timeout_s,
-        },
-        HttpError::TooLarge => BmsError::TooLarge { url: url.clone() },
-        HttpError::Broken(problem) => BmsError::Unusable {
-            url: url.clone(),
-            problem,
-        },
-    })?;
-    if response.status != 200 {
-        return Err(BmsError::Status {
-            url,
-            status: response.status,
-        });
+    let timeout_s = config.timeout_s;
+    let failed = |e: ureq::Error| request_error(&url, timeout_s, e);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(timeout_s)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .build()
+        .into();
+    let mut response = agent.get(&url).call().map_err(failed)?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(BmsError::Status { url, status });
     }
-    parse(&response.body).map_err(|problem| BmsError::Unusable { url, problem })
+    // Refused from its header, before any of it is read.
+    if response
+        .body()
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY)
+    {
+        return Err(BmsError::TooLarge { url });
+    }
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(failed)?;
+    parse(&body).map_err(|problem| BmsError::Unusable { url, problem })
+}
+
+/// A failed request in the owner's terms.
+fn request_error(url: &str, timeout_s: u64, e: ureq::Error) -> BmsError {
+    let url = url.to_string();
+    let failure = match &e {
+        ureq::Error::Timeout(_) => Failure::TimedOut,
+        ureq::Error::Io(io) => Failure::from_io(io),
+        ureq::Error::HostNotFound => return BmsError::NameNotFound { url },
+        ureq::Error::BodyExceedsLimit(_) => return BmsError::TooLarge { url },
+        ureq::Error::ConnectionFailed => Failure::Other("the connection failed".to_string()),
+        other => {
+            return BmsError::Unusable {
+                url,
+                problem: other.to_string(),
+            };
+        }
+    };
+    match failure {
+        Failure::Refused => BmsError::Refused { url },
+        Failure::TimedOut => BmsError::Timeout { url, timeout_s },
+        Failure::Unreachable(detail) => BmsError::Unreachable { url, detail },
+        Failure::NameNotFound(_) => BmsError::NameNotFound { url },
+        Failure::Other(detail) => BmsError::Network { url, detail },
+    }
 }
 
 #[cfg(test)]

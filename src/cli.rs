@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, Datelike, Utc};
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, Context};
+use crate::app::{self, Command as Run};
 use crate::config::{CONFIG_ENV, Config, DEFAULT_CONFIG_PATH, Overrides};
 use crate::error::Exit;
-use crate::render;
+use crate::render::{self, Output};
+use crate::report::{Mode, Refused, Report};
 
 /// Maintenance-aware charge scheduling for a Redflow ZCell on a Victron GX.
 #[derive(Debug, Parser)]
@@ -111,6 +112,47 @@ where
             };
         }
     };
+    init_logging(&cli);
+    let (json, command) = match &cli.command {
+        Command::Plan { json, at } => (*json, schedule(Mode::Plan, at)),
+        Command::Apply { json, at } => (*json, schedule(Mode::Apply, at)),
+        Command::EvKick { json, dry_run } => (*json, Ok(Run::EvKick { dry_run: *dry_run })),
+        Command::Status { json } => (*json, Ok(Run::Status)),
+    };
+    let out = Output {
+        json,
+        quiet: cli.quiet,
+        verbose: cli.verbose > 0,
+    };
+    let overrides = Overrides {
+        gx: cli.gx.clone(),
+        bms: cli.bms.clone(),
+        timezone: cli.timezone.clone(),
+    };
+    let loaded = Config::load(&cli.config, &overrides).map_err(|e| e.to_string());
+    let (config, command) = match (loaded, command) {
+        (Ok(config), Ok(command)) => (config, command),
+        (Err(e), _) | (_, Err(e)) => {
+            let refused = Report::Refused(Refused::new(None, Exit::Usage, &e));
+            if out.json {
+                render::stdout(&render::json(&refused));
+            }
+            render::stderr(&format!("error: {e}"));
+            return Exit::Usage;
+        }
+    };
+    let report = app::run(&config, &cli.config, command);
+    render::print(out, &config, &report);
+    report.exit()
+}
+
+fn schedule(mode: Mode, at: &Option<String>) -> Result<Run, String> {
+    let at = at.as_deref().map(parse_at).transpose()?;
+    Ok(Run::Schedule { mode, at })
+}
+
+/// Log lines on stderr as `warning: …` / `error: …`, like the tool's own messages.
+fn init_logging(cli: &Cli) {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => log::LevelFilter::Error,
         (false, 0) => log::LevelFilter::Warn,
@@ -119,50 +161,15 @@ where
     };
     let _ = env_logger::Builder::new()
         .filter_level(level)
-        .format_timestamp(None)
-        .try_init();
-
-    let overrides = Overrides {
-        gx: cli.gx.clone(),
-        bms: cli.bms.clone(),
-        timezone: cli.timezone.clone(),
-    };
-    let config = match Config::load(&cli.config, &overrides) {
-        Ok(c) => c,
-        Err(e) => {
-            render::stderr(&format!("error: {e}"));
-            return Exit::Usage;
-        }
-    };
-    let json = match &cli.command {
-        Command::Plan { json, .. }
-        | Command::Apply { json, .. }
-        | Command::EvKick { json, .. }
-        | Command::Status { json } => *json,
-    };
-    let ctx = Context {
-        config,
-        config_path: cli.config.clone(),
-        json,
-        quiet: cli.quiet,
-        verbose: cli.verbose > 0,
-    };
-    let at = |text: &Option<String>| -> Result<Option<DateTime<Utc>>, Exit> {
-        text.as_deref().map(parse_at).transpose().map_err(|e| {
-            render::stderr(&format!("error: {e}"));
-            Exit::Usage
+        .format(|f, record| {
+            use std::io::Write as _;
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug | log::Level::Trace => "debug",
+            };
+            writeln!(f, "{level}: {}", record.args())
         })
-    };
-    match &cli.command {
-        Command::Plan { at: text, .. } => match at(text) {
-            Ok(t) => app::plan_or_apply(&ctx, false, t),
-            Err(code) => code,
-        },
-        Command::Apply { at: text, .. } => match at(text) {
-            Ok(t) => app::plan_or_apply(&ctx, true, t),
-            Err(code) => code,
-        },
-        Command::EvKick { dry_run, .. } => app::ev_kick(&ctx, *dry_run),
-        Command::Status { .. } => app::status(&ctx),
-    }
+        .try_init();
 }

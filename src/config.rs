@@ -405,78 +405,97 @@ fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
     }
 }
 
+/// Builds the configuration section by section; the first problem found is the error.
 fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
-    let zone_text = overrides.timezone.clone().or(raw.timezone).ok_or_else(|| {
+    let timezone = build_zone(overrides.timezone.clone().or(raw.timezone))?;
+    let bms = build_bms(raw.bms, overrides.bms.clone())?;
+    let gx = build_gx(raw.gx, overrides.gx.as_deref())?;
+    let peaks = build_peaks(raw.peak)?;
+    let schedule = build_schedule(raw.schedule)?;
+    check_no_charge_in_peaks(&schedule, &peaks)?;
+    let ev = raw.ev.map(build_ev).transpose()?;
+    Ok(Config {
+        timezone,
+        bms,
+        gx,
+        peaks,
+        schedule,
+        ev,
+    })
+}
+
+fn build_zone(text: Option<String>) -> Result<Tz, ConfigError> {
+    let text = text.ok_or_else(|| {
         ConfigError::invalid(
             "timezone",
             "is required: the IANA zone of all wall-clock times, e.g. \"Australia/Hobart\"",
         )
     })?;
-    let timezone: Tz = zone_text.parse().map_err(|_| {
+    text.parse().map_err(|_| {
         ConfigError::invalid(
             "timezone",
-            format!("`{zone_text}` is not an IANA time zone (e.g. \"Australia/Hobart\")"),
+            format!("`{text}` is not an IANA time zone (e.g. \"Australia/Hobart\")"),
         )
-    })?;
+    })
+}
 
-    let raw_bms = raw.bms.unwrap_or(RawBms {
+fn build_bms(raw: Option<RawBms>, url_override: Option<String>) -> Result<BmsConfig, ConfigError> {
+    let raw = raw.unwrap_or(RawBms {
         url: None,
         timeout_s: None,
     });
-    let bms_url = overrides.bms.clone().or(raw_bms.url).ok_or_else(|| {
+    let url = url_override.or(raw.url).ok_or_else(|| {
         ConfigError::invalid("bms.url", "is required, e.g. \"http://192.168.1.50:3000\"")
     })?;
-    if !bms_url.starts_with("http://") {
-        return Err(ConfigError::invalid(
-            "bms.url",
-            format!("`{bms_url}` must start with http:// (the BMS serves plain HTTP)"),
-        ));
-    }
-    let bms = BmsConfig {
-        url: bms_url.trim_end_matches('/').to_string(),
-        timeout_s: timeout_value("bms.timeout_s", raw_bms.timeout_s.unwrap_or(5))?,
-    };
+    Ok(BmsConfig {
+        url: check_bms_url(&url)?,
+        timeout_s: timeout_value("bms.timeout_s", raw.timeout_s.unwrap_or(5))?,
+    })
+}
 
-    let raw_gx = raw.gx.unwrap_or(RawGx {
+fn build_gx(raw: Option<RawGx>, address_override: Option<&str>) -> Result<GxConfig, ConfigError> {
+    let raw = raw.unwrap_or(RawGx {
         host: None,
         port: None,
         unit: None,
         timeout_s: None,
         take_over_dess: None,
     });
-    let (mut gx_host, mut gx_port) = (raw_gx.host, raw_gx.port.unwrap_or(502));
-    if let Some(text) = &overrides.gx {
-        let (host, port) = parse_gx_override(text)?;
-        gx_host = Some(host);
-        if let Some(port) = port {
-            gx_port = port;
+    let (mut host, mut port) = (raw.host, raw.port.unwrap_or(502));
+    if let Some(text) = address_override {
+        let (h, p) = parse_gx_override(text)?;
+        host = Some(h);
+        if let Some(p) = p {
+            port = p;
         }
     }
-    let gx = GxConfig {
-        host: gx_host
+    Ok(GxConfig {
+        host: host
             .filter(|h| !h.is_empty())
             .ok_or_else(|| ConfigError::invalid("gx.host", "is required, e.g. \"192.168.1.60\""))?,
-        port: gx_port,
-        unit: raw_gx.unit.unwrap_or(100),
-        timeout_s: timeout_value("gx.timeout_s", raw_gx.timeout_s.unwrap_or(5))?,
-        take_over_dess: raw_gx.take_over_dess.unwrap_or(false),
-    };
+        port,
+        unit: raw.unit.unwrap_or(100),
+        timeout_s: timeout_value("gx.timeout_s", raw.timeout_s.unwrap_or(5))?,
+        take_over_dess: raw.take_over_dess.unwrap_or(false),
+    })
+}
 
-    let raw_peaks = raw.peak.unwrap_or_else(|| {
+fn build_peaks(raw: Option<Vec<RawWindow>>) -> Result<Vec<Window>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| {
         vec![
             raw_window("weekdays", "07:00", "10:00", None),
             raw_window("weekdays", "16:00", "21:00", None),
         ]
     });
-    let peaks = raw_peaks
-        .iter()
+    raw.iter()
         .enumerate()
         .map(|(i, w)| window(&format!("peak[{i}]"), w, false))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
 
-    let s = raw.schedule;
+fn build_holidays(raw: Option<Vec<String>>) -> Result<BTreeSet<NaiveDate>, ConfigError> {
     let mut holidays = BTreeSet::new();
-    for (i, text) in s.holidays.unwrap_or_default().iter().enumerate() {
+    for (i, text) in raw.unwrap_or_default().iter().enumerate() {
         let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
             ConfigError::invalid(
                 format!("schedule.holidays[{i}]"),
@@ -485,6 +504,22 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         })?;
         holidays.insert(date);
     }
+    Ok(holidays)
+}
+
+fn charge_windows(
+    name: &str,
+    raw: Option<Vec<RawWindow>>,
+    default: Vec<RawWindow>,
+) -> Result<Vec<Window>, ConfigError> {
+    raw.unwrap_or(default)
+        .iter()
+        .enumerate()
+        .map(|(i, w)| window(&format!("schedule.{name}[{i}]"), w, true))
+        .collect()
+}
+
+fn build_schedule(s: RawSchedule) -> Result<Schedule, ConfigError> {
     let capacity = s.battery_capacity_kwh.unwrap_or(10.0);
     if !(capacity >= 0.05 && capacity * 10.0 <= f64::from(u16::MAX)) {
         return Err(ConfigError::invalid(
@@ -492,14 +527,15 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
             format!("{capacity} must be 0.1 to 6553.5 kWh (the GX stores tenths)"),
         ));
     }
-    let windows = |name: &str, raw: Vec<RawWindow>| -> Result<Vec<Window>, ConfigError> {
-        raw.iter()
-            .enumerate()
-            .map(|(i, w)| window(&format!("schedule.{name}[{i}]"), w, true))
-            .collect()
-    };
-    let schedule = Schedule {
-        holidays,
+    let lead_hours = s.maintenance_lead_hours.unwrap_or(24);
+    if lead_hours > 24 * 14 {
+        return Err(ConfigError::invalid(
+            "schedule.maintenance_lead_hours",
+            "must be at most 336 (two weeks)",
+        ));
+    }
+    Ok(Schedule {
+        holidays: build_holidays(s.holidays)?,
         battery_capacity_kwh: capacity,
         reserve_soc: s
             .reserve_soc
@@ -509,42 +545,39 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
             "schedule.maintenance_min_soc",
             s.maintenance_min_soc.unwrap_or(0),
         )?,
-        maintenance_lead_hours: s.maintenance_lead_hours.unwrap_or(24),
+        maintenance_lead_hours: lead_hours,
         grid_charge: s.grid_charge.unwrap_or(true),
-        normal: windows(
+        normal: charge_windows(
             "normal",
-            s.normal.unwrap_or_else(|| {
-                vec![
-                    raw_window("all", "10:00", "16:00", Some(100)),
-                    raw_window("all", "21:00", "07:00", Some(100)),
-                ]
-            }),
+            s.normal,
+            vec![
+                raw_window("all", "10:00", "16:00", Some(100)),
+                raw_window("all", "21:00", "07:00", Some(100)),
+            ],
         )?,
-        maintenance: windows(
+        maintenance: charge_windows(
             "maintenance",
-            s.maintenance
-                .unwrap_or_else(|| vec![raw_window("all", "13:00", "16:00", Some(50))]),
+            s.maintenance,
+            vec![raw_window("all", "13:00", "16:00", Some(50))],
         )?,
-        after_maintenance: windows(
+        after_maintenance: charge_windows(
             "after_maintenance",
-            s.after_maintenance
-                .unwrap_or_else(|| vec![raw_window("all", "03:00", "07:00", Some(100))]),
+            s.after_maintenance,
+            vec![raw_window("all", "03:00", "07:00", Some(100))],
         )?,
-    };
-    if schedule.maintenance_lead_hours > 24 * 14 {
-        return Err(ConfigError::invalid(
-            "schedule.maintenance_lead_hours",
-            "must be at most 336 (two weeks)",
-        ));
-    }
+    })
+}
 
+/// No charge window may overlap a peak on a day both apply: the battery must stay free to
+/// discharge in peaks.
+fn check_no_charge_in_peaks(schedule: &Schedule, peaks: &[Window]) -> Result<(), ConfigError> {
     let charge_windows = schedule
         .normal
         .iter()
         .chain(&schedule.maintenance)
         .chain(&schedule.after_maintenance);
     for charge in charge_windows {
-        for peak in &peaks {
+        for peak in peaks {
             if let Some(date) = overlap_date(charge, peak, &schedule.holidays) {
                 return Err(ConfigError::invalid(
                     charge.key.clone(),
@@ -562,17 +595,61 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
             }
         }
     }
+    Ok(())
+}
 
-    let ev = raw.ev.map(build_ev).transpose()?;
+/// Checks the BMS base URL (plain `http://`, a host, a port that parses, no credentials) and
+/// returns it without a trailing slash. A message never echoes credentials back.
+fn check_bms_url(url: &str) -> Result<String, ConfigError> {
+    let shown = without_credentials(url);
+    let bad = |why: &str| ConfigError::invalid("bms.url", format!("`{shown}` {why}"));
+    let uri: ureq::http::Uri = url.parse().map_err(|e| {
+        bad(&format!(
+            "is not a URL ({e}): write it as http://HOST:3000, e.g. \"http://192.168.1.50:3000\""
+        ))
+    })?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(bad(
+                "uses https, but the BMS serves plain HTTP on the LAN: use http://",
+            ));
+        }
+        _ => return Err(bad("must start with http:// (the BMS serves plain HTTP)")),
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| bad("has no host: write it as http://HOST:3000"))?;
+    if authority.as_str().contains('@') {
+        return Err(bad(
+            "holds a user name or password: the BMS needs none, and the tool's messages go to cron logs and syslog that others can read; remove it",
+        ));
+    }
+    if authority.host().is_empty() || authority.host() == "[]" {
+        return Err(bad("has no host: write it as http://HOST:3000"));
+    }
+    if authority.as_str().ends_with(':') {
+        return Err(bad("has an empty port: write it as http://HOST:3000"));
+    }
+    // `http::Uri` drops a port it cannot read as 16 bits rather than refusing it.
+    let after_host = authority.as_str().rsplit(']').next().unwrap_or_default();
+    if after_host.contains(':') && authority.port_u16().is_none_or(|p| p == 0) {
+        return Err(bad("has a port that is not a number 1-65535"));
+    }
+    if uri.query().is_some() {
+        return Err(bad("has a query (`?…`): give the BMS's base URL only"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
 
-    Ok(Config {
-        timezone,
-        bms,
-        gx,
-        peaks,
-        schedule,
-        ev,
-    })
+/// The URL with anything before an `@` in its authority replaced, for messages.
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://…@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 fn timeout_value(key: &str, value: u64) -> Result<u64, ConfigError> {
@@ -960,6 +1037,37 @@ host = "127.0.0.1"
             Config::parse(MINIMAL, &o).unwrap().gx_address(),
             "gx.local:502"
         );
+    }
+
+    #[test]
+    fn bms_url_is_checked_and_never_echoes_credentials() {
+        let bms = |url: &str| err_text(&MINIMAL.replace("http://127.0.0.1:3000", url));
+        for (url, expect) in [
+            ("https://192.168.1.50:3000", "uses https"),
+            ("ftp://192.168.1.50", "must start with http://"),
+            ("192.168.1.50:3000", "must start with http://"),
+            ("http://[::1", "is not a URL"),
+            ("http://host:3000:4000", "is not a URL"),
+            ("http://host:99999", "1-65535"),
+            ("http://host:", "empty port"),
+            ("http://", "is not a URL"),
+            ("http://host:3000/?x=1", "query"),
+        ] {
+            let e = bms(url);
+            assert!(e.contains("bms.url") && e.contains(expect), "{url}: {e}");
+        }
+        let e = bms("http://owner:s3cret@192.168.1.50:3000");
+        assert!(e.contains("user name or password"), "{e}");
+        assert!(!e.contains("s3cret") && !e.contains("owner"), "{e}");
+        assert!(e.contains("…@192.168.1.50:3000"), "{e}");
+        for good in [
+            "http://192.168.1.50:3000",
+            "http://bms.local:3000/",
+            "http://[::1]:3000",
+        ] {
+            let c = parse(&MINIMAL.replace("http://127.0.0.1:3000", good)).unwrap();
+            assert_eq!(c.bms.url, good.trim_end_matches('/'));
+        }
     }
 
     #[test]

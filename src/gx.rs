@@ -7,9 +7,8 @@
 use thiserror::Error;
 
 use crate::config::GxConfig;
-use crate::modbus::{Device, ModbusError, Snapshot};
+use crate::modbus::{Device, Endpoint, ModbusError, Snapshot, Write};
 use crate::registers::{self as reg, Register};
-use crate::writes::Write;
 
 /// Shown when the GX refuses a connection: the Modbus TCP server is off by default.
 pub const REFUSED_HINT: &str =
@@ -135,14 +134,14 @@ impl GxSettings {
 
 /// A connection to the GX's system/settings unit.
 pub fn connect(config: &GxConfig) -> Result<Device, ModbusError> {
-    Device::connect(
-        "GX",
-        &config.host,
-        config.port,
-        config.unit,
-        config.timeout_s,
-        REFUSED_HINT,
-    )
+    Device::connect(&Endpoint {
+        label: "GX",
+        host: config.host.clone(),
+        port: config.port,
+        unit: config.unit,
+        timeout_s: config.timeout_s,
+        refused_hint: REFUSED_HINT,
+    })
 }
 
 /// Maps exception 02 on the Dynamic ESS block to "firmware too old".
@@ -171,39 +170,20 @@ pub fn read_settings(device: &mut Device) -> Result<GxSettings, GxError> {
         .ok_or(GxError::Modbus(ModbusError::NotInMap(reg::SLOT_BASE)))
 }
 
-/// Sends `writes` in order, then reads every written register back (coalesced) and compares
-/// it with the last value written to it.
+/// Sends `writes` in order and reads every one back; a value that did not stick is a
+/// [`ReadBackError`].
 pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), WriteError> {
-    let mut expected: std::collections::BTreeMap<u16, u16> = std::collections::BTreeMap::new();
-    for w in writes {
-        device.write(w.address, &w.values).map_err(GxError::from)?;
-        for (i, v) in w.values.iter().enumerate() {
-            expected.insert(w.address + i as u16, *v);
-        }
+    match device.write_and_read_back(writes).map_err(GxError::from)? {
+        None => Ok(()),
+        Some((register, written, read)) => Err(WriteError::ReadBack(ReadBackError {
+            device: device.label,
+            address: device.address.clone(),
+            register,
+            name: reg::name_of(register),
+            written,
+            read,
+        })),
     }
-    let ranges = reg::coalesce_spans(expected.keys().map(|a| *a..*a + 1))
-        .map_err(|a| GxError::Modbus(ModbusError::NotInMap(a)))?;
-    let mut back = Snapshot::default();
-    for range in ranges {
-        let words = device
-            .read_range(range.first, range.count)
-            .map_err(GxError::from)?;
-        back.insert(range.first, &words);
-    }
-    for (address, written) in expected {
-        let read = back.word(address).unwrap_or(u16::MAX);
-        if read != written {
-            return Err(WriteError::ReadBack(ReadBackError {
-                device: device.label,
-                address: device.address.clone(),
-                register: address,
-                name: reg::name_of(address),
-                written,
-                read,
-            }));
-        }
-    }
-    Ok(())
 }
 
 /// A failed write: the device failed (exit 4) or the value did not stick (exit 5).

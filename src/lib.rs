@@ -1,33 +1,36 @@
 //! Maintenance-aware charge scheduling for a Redflow ZCell flow battery on a Victron GX.
 //!
-//! The crate is a pure core with a thin shell around it:
+//! The crate is a pure core with a thin shell around it.
 //!
+//! The core, plain functions from inputs to a decision:
 //! - [`config`]: the TOML configuration, validated;
 //! - [`clock`]: wall-clock windows in the configured zone, turned into instants;
-//! - [`plan`]: the scheduling rules, a pure function of (config, instant, BMS reading);
+//! - [`plan`]: the scheduling rules, from (config, instant, BMS reading) to a plan;
 //! - [`writes`]: the register writes that make the GX hold a plan, given what it holds now;
-//! - [`evkick`]: `ev-kick`'s rules, a pure function of (config, BMS, loads, charger, record);
-//!   [`kickstate`]: its state file; [`charger`]: the EV charger and site loads over Modbus;
-//! - [`registers`]: the Modbus register map, as data;
-//! - [`bms`]: the Redflow BMS over HTTP ([`http`]: one small GET); [`modbus`] and [`gx`]: the GX over Modbus-TCP;
+//! - [`ev`]: `ev-kick`, the maintenance discharge into the car (its rules, its charger, its
+//!   state file);
+//! - [`registers`]: the Modbus register map, as data.
+//!
+//! The shell:
+//! - [`bms`]: the Redflow BMS over HTTP (ureq); [`modbus`] and [`gx`]: the GX over Modbus-TCP
+//!   (tokio-modbus); [`net`]: name lookups with a deadline, network failures by kind;
 //! - [`lock`]: one writing run at a time;
-//! - [`render`]: human and JSON output; [`app`]: the commands; [`cli`]: the command line.
+//! - [`app`]: the commands, each returning a [`report`]; [`render`]: prints a report as text
+//!   or JSON; [`cli`]: the command line; [`error`]: the exit codes.
 
 pub mod app;
 pub mod bms;
-pub mod charger;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod evkick;
+pub mod ev;
 pub mod gx;
-pub mod http;
-pub mod kickstate;
 pub mod lock;
 pub mod modbus;
 pub mod net;
 pub mod plan;
 pub mod registers;
 pub mod render;
+pub mod report;
 pub mod writes;

@@ -12,6 +12,8 @@ use thiserror::Error;
 
 /// How long a second writing run waits for the first.
 pub const WAIT: Duration = Duration::from_secs(30);
+/// After this long waiting, the run says what it is waiting for.
+pub const ANNOUNCE_AFTER: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Error)]
 pub enum LockError {
@@ -41,8 +43,23 @@ pub fn path_for(config: &Path) -> PathBuf {
     dir.join("zcell-scheduler.lock")
 }
 
-/// Takes the lock, waiting at most `wait`.
-pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, LockError> {
+/// Says, once, that this run is waiting for another one.
+pub fn announce_wait(path: &Path) {
+    log::warn!(
+        "waiting for the lock {}: another zcell-scheduler run holds it (at most {} s)",
+        path.display(),
+        WAIT.as_secs()
+    );
+}
+
+/// Takes the lock, waiting at most `wait`; `on_wait` is called once if the wait passes
+/// [`ANNOUNCE_AFTER`].
+pub fn acquire(
+    path: &Path,
+    wait: Duration,
+    on_wait: impl FnOnce(&Path),
+) -> Result<Lock, LockError> {
+    let mut on_wait = Some(on_wait);
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -68,6 +85,11 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, LockError> {
                 source: err,
             });
         }
+        if started.elapsed() >= ANNOUNCE_AFTER {
+            if let Some(announce) = on_wait.take() {
+                announce(path);
+            }
+        }
         if started.elapsed() >= wait {
             return Err(LockError::Busy {
                 path: path.to_path_buf(),
@@ -87,13 +109,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("zcell-lock-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("test.lock");
-        let first = acquire(&path, Duration::from_millis(10)).unwrap();
+        let first = acquire(&path, Duration::from_millis(10), |_| {}).unwrap();
         let started = Instant::now();
-        let second = acquire(&path, Duration::from_millis(200));
+        let second = acquire(&path, Duration::from_millis(200), |_| {});
         assert!(matches!(second, Err(LockError::Busy { .. })));
         assert!(started.elapsed() >= Duration::from_millis(200));
         drop(first);
-        assert!(acquire(&path, Duration::from_millis(10)).is_ok());
+        assert!(acquire(&path, Duration::from_millis(10), |_| {}).is_ok());
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,20 +1,23 @@
-//! A small blocking Modbus-TCP client (function codes 03, 06 and 16), with a timeout on every
-//! operation.
+//! Modbus-TCP to a device (the GX, or an EV charging station's own server) through
+//! tokio-modbus's blocking client, with `timeout_s` on every connection and every request.
 //!
-//! The tool is a one-shot CLI that sends a handful of requests, so a plain blocking socket with
-//! a deadline per request is all it needs: an async runtime would be most of the binary's size
-//! on the GX. Reads are planned with [`registers::coalesce`], so one request covers each
-//! block of registers the device really has. Errors name the device, its address, the
-//! register and what to do.
+//! Reads are planned with [`registers::coalesce`], so one request covers each block of
+//! registers the device really has. After a timeout or a broken exchange the connection is
+//! dropped and a new one is made before the next request, so a late answer is never taken for
+//! the answer to the next request. Errors name the device, its address, the register and what
+//! to do.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use serde::ser::SerializeStruct;
 use thiserror::Error;
+use tokio_modbus::Slave;
+use tokio_modbus::client::sync::{self, Reader as _, Writer as _};
+use tokio_modbus::slave::SlaveContext as _;
 
-use crate::net::{self, ResolveError};
-
+use crate::net::{self, Failure};
 use crate::registers::{self, Kind, Register};
 
 /// What went wrong talking Modbus to a device.
@@ -27,9 +30,23 @@ pub enum ModbusError {
         hint: &'static str,
     },
     #[error(
-        "{device} {address} could not be reached ({detail}): check the host name and the network"
+        "{device} {address} is unreachable ({detail}): check the address in the config and that this machine is on the device's network"
     )]
     Unreachable {
+        device: &'static str,
+        address: String,
+        detail: String,
+    },
+    #[error("{device} {address}: {detail}: check the host name in the config")]
+    NameNotFound {
+        device: &'static str,
+        address: String,
+        detail: String,
+    },
+    #[error(
+        "{device} {address} could not be reached ({detail}): check the address in the config and the network"
+    )]
+    Network {
         device: &'static str,
         address: String,
         detail: String,
@@ -70,7 +87,7 @@ pub enum ModbusError {
 }
 
 impl ModbusError {
-    /// The exception code, if the device answered with one.
+    /// The register and exception code, if the device answered with an exception.
     pub fn exception(&self) -> Option<(u16, u8)> {
         match self {
             ModbusError::Exception { register, code, .. } => Some((*register, *code)),
@@ -79,10 +96,38 @@ impl ModbusError {
     }
 }
 
+/// One Modbus write request: FC06 for one value, FC16 for several (one request, so the device
+/// never sees half of a multi-register value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub address: u16,
+    pub values: Vec<u16>,
+    /// One line for a person: what changes, from what to what.
+    pub summary: String,
+}
+
+impl Write {
+    pub fn function_code(&self) -> u8 {
+        if self.values.len() == 1 { 6 } else { 16 }
+    }
+}
+
+/// `{function, address, values, summary}`, the README's shape of a write.
+impl serde::Serialize for Write {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Write", 4)?;
+        s.serialize_field("function", &self.function_code())?;
+        s.serialize_field("address", &self.address)?;
+        s.serialize_field("values", &self.values)?;
+        s.serialize_field("summary", &self.summary)?;
+        s.end()
+    }
+}
+
 /// Register values read from a device, by address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    words: std::collections::BTreeMap<u16, u16>,
+    words: BTreeMap<u16, u16>,
 }
 
 impl Snapshot {
@@ -120,18 +165,32 @@ impl Snapshot {
     }
 }
 
-/// One device connection: a label for messages, its address and a unit id.
+/// Where a device is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `GX` or `EVCS`, for messages.
+    pub label: &'static str,
+    pub host: String,
+    pub port: u16,
+    pub unit: u8,
+    pub timeout_s: u64,
+    /// What to do when the device refuses the connection.
+    pub refused_hint: &'static str,
+}
+
+/// One device: a tokio-modbus context, made again after a timeout or a broken exchange.
 pub struct Device {
     pub label: &'static str,
+    /// `host:port`, for messages.
     pub address: String,
+    target: SocketAddr,
     unit: u8,
-    timeout: Duration,
-    stream: TcpStream,
-    transaction: u16,
-    /// Set after a timeout or a broken exchange: a late answer could still arrive, so the
-    /// connection is not used again.
-    broken: bool,
-    /// Requests sent on this connection (reads and writes).
+    timeout_s: u64,
+    refused_hint: &'static str,
+    context: Option<sync::Context>,
+    /// Set after a timeout or a broken exchange on this device.
+    failed: bool,
+    /// Requests sent (reads and writes).
     pub requests: u32,
 }
 
@@ -148,99 +207,146 @@ fn exception_meaning(code: u8) -> &'static str {
     }
 }
 
+/// How one request went wrong, before it is put into words.
 enum CallError {
-    Timeout,
     Exception(u8),
-    Transport(String),
-}
-
-fn io_call_error(e: std::io::Error) -> CallError {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => CallError::Timeout,
-        std::io::ErrorKind::UnexpectedEof => {
-            CallError::Transport("the connection closed mid-answer".to_string())
-        }
-        _ => CallError::Transport(e.to_string()),
-    }
+    Timeout,
+    Broken(String),
 }
 
 impl Device {
-    /// Connects to `host:port`, talking to `unit`.
-    pub fn connect(
-        label: &'static str,
-        host: &str,
-        port: u16,
-        unit: u8,
-        timeout_s: u64,
-        refused_hint: &'static str,
-    ) -> Result<Device, ModbusError> {
-        let address = crate::config::join_host_port(host, port);
-        let timeout = Duration::from_secs(timeout_s);
-        let deadline = Instant::now() + timeout;
-        let timed_out = |what: &str| ModbusError::Timeout {
-            device: label,
-            address: address.clone(),
-            what: what.to_string(),
-            timeout_s,
+    /// Resolves the endpoint and connects, within its timeout.
+    pub fn connect(endpoint: &Endpoint) -> Result<Device, ModbusError> {
+        let address = crate::config::join_host_port(&endpoint.host, endpoint.port);
+        let deadline = Instant::now() + Duration::from_secs(endpoint.timeout_s);
+        let mut device = Device {
+            label: endpoint.label,
+            address,
+            target: SocketAddr::from(([0, 0, 0, 0], 0)),
+            unit: endpoint.unit,
+            timeout_s: endpoint.timeout_s,
+            refused_hint: endpoint.refused_hint,
+            context: None,
+            failed: false,
+            requests: 0,
         };
-        let target = net::resolve(host, port, deadline).map_err(|e| match e {
-            ResolveError::Timeout => timed_out("a name lookup"),
-            ResolveError::NotFound(detail) => ModbusError::Unreachable {
-                device: label,
-                address: address.clone(),
+        device.target = net::resolve(&endpoint.host, endpoint.port, deadline)
+            .map_err(|f| device.network_error(f, "a name lookup"))?;
+        device.reconnect()?;
+        Ok(device)
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_s)
+    }
+
+    fn reconnect(&mut self) -> Result<(), ModbusError> {
+        let context = sync::tcp::connect_slave_with_timeout(
+            self.target,
+            Slave(self.unit),
+            Some(self.timeout()),
+        )
+        .map_err(|e| self.network_error(Failure::from_io(&e), "the connection"))?;
+        self.context = Some(context);
+        Ok(())
+    }
+
+    fn network_error(&self, failure: Failure, what: &str) -> ModbusError {
+        let (device, address) = (self.label, self.address.clone());
+        match failure {
+            Failure::Refused => ModbusError::Refused {
+                device,
+                address,
+                hint: self.refused_hint,
+            },
+            Failure::TimedOut => ModbusError::Timeout {
+                device,
+                address,
+                what: what.to_string(),
+                timeout_s: self.timeout_s,
+            },
+            Failure::Unreachable(detail) => ModbusError::Unreachable {
+                device,
+                address,
                 detail,
             },
-        })?;
-        let wait = net::remaining(deadline).ok_or_else(|| timed_out("the connection"))?;
-        let stream = TcpStream::connect_timeout(&target, wait).map_err(|e| match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => ModbusError::Refused {
-                device: label,
-                address: address.clone(),
-                hint: refused_hint,
+            Failure::NameNotFound(detail) => ModbusError::NameNotFound {
+                device,
+                address,
+                detail,
             },
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-                timed_out("the connection")
-            }
-            _ => ModbusError::Unreachable {
-                device: label,
-                address: address.clone(),
-                detail: e.to_string(),
+            Failure::Other(detail) => ModbusError::Network {
+                device,
+                address,
+                detail,
             },
-        })?;
-        let _ = stream.set_nodelay(true);
-        Ok(Device {
-            label,
-            address,
-            unit,
-            timeout,
-            stream,
-            transaction: 0,
-            broken: false,
-            requests: 0,
-        })
+        }
     }
 
-    /// Whether an earlier timeout or broken exchange has retired this connection; after an
-    /// exception it stays usable.
-    pub fn is_broken(&self) -> bool {
-        self.broken
+    /// Whether a timeout or a broken exchange has happened on this device: another unit behind
+    /// the same address is then not worth a further wait.
+    pub fn has_failed(&self) -> bool {
+        self.failed
     }
 
-    /// Talks to another unit id on the same connection.
+    /// Talks to another unit id behind the same address.
     pub fn set_unit(&mut self, unit: u8) {
         self.unit = unit;
+        if let Some(c) = &mut self.context {
+            c.set_slave(Slave(unit));
+        }
+    }
+
+    /// Runs one request on a live context, dropping the context when the exchange broke.
+    fn call<T>(
+        &mut self,
+        what: &str,
+        register: u16,
+        request: impl FnOnce(&mut sync::Context) -> tokio_modbus::Result<T>,
+    ) -> Result<T, ModbusError> {
+        if self.context.is_none() {
+            self.reconnect()?;
+        }
+        let Some(context) = self.context.as_mut() else {
+            return Err(self.fail(what, register, CallError::Broken("not connected".into())));
+        };
+        self.requests += 1;
+        log::debug!("{} {} unit {}: {what}", self.label, self.address, self.unit);
+        let error = match request(context) {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(code)) => CallError::Exception(u8::from(code)),
+            Err(tokio_modbus::Error::Transport(e)) if Failure::from_io(&e) == Failure::TimedOut => {
+                CallError::Timeout
+            }
+            Err(tokio_modbus::Error::Transport(e)) => CallError::Broken(e.to_string()),
+            Err(tokio_modbus::Error::Protocol(e)) => CallError::Broken(e.to_string()),
+        };
+        if !matches!(error, CallError::Exception(_)) {
+            // A late answer may still arrive on this connection: never read it.
+            self.context = None;
+            self.failed = true;
+        }
+        Err(self.fail(what, register, error))
     }
 
     fn fail(&self, what: &str, register: u16, error: CallError) -> ModbusError {
+        let (device, address) = (self.label, self.address.clone());
         match error {
             CallError::Timeout => ModbusError::Timeout {
-                device: self.label,
-                address: self.address.clone(),
+                device,
+                address,
                 what: what.to_string(),
-                timeout_s: self.timeout.as_secs(),
+                timeout_s: self.timeout_s,
             },
-            CallError::Exception(code) => {
-                let hint = match code {
+            CallError::Exception(code) => ModbusError::Exception {
+                device,
+                address,
+                unit: self.unit,
+                what: what.to_string(),
+                register,
+                code,
+                meaning: exception_meaning(code),
+                hint: match code {
                     0x02 => format!(
                         "register {register} is not served on unit {}: check the unit id and the firmware version",
                         self.unit
@@ -250,140 +356,28 @@ impl Device {
                         self.unit
                     ),
                     _ => "check the device's settings".to_string(),
-                };
-                ModbusError::Exception {
-                    device: self.label,
-                    address: self.address.clone(),
-                    unit: self.unit,
-                    what: what.to_string(),
-                    register,
-                    code,
-                    meaning: exception_meaning(code),
-                    hint,
-                }
-            }
-            CallError::Transport(detail) => ModbusError::Protocol {
-                device: self.label,
-                address: self.address.clone(),
+                },
+            },
+            CallError::Broken(detail) => ModbusError::Protocol {
+                device,
+                address,
                 what: what.to_string(),
                 detail,
             },
         }
     }
 
-    /// Sends one request PDU and returns the answer's PDU (after the function code), all
-    /// within the per-request timeout.
-    fn call(&mut self, pdu: &[u8]) -> Result<Vec<u8>, CallError> {
-        if self.broken {
-            return Err(CallError::Transport(
-                "an earlier request on this connection failed".to_string(),
-            ));
-        }
-        self.requests += 1;
-        log::debug!(
-            "{} {} unit {}: request {:02x?}",
-            self.label,
-            self.address,
-            self.unit,
-            pdu
-        );
-        let result = self.exchange(pdu);
-        if matches!(result, Err(CallError::Timeout | CallError::Transport(_))) {
-            self.broken = true;
-        }
-        result
-    }
-
-    fn exchange(&mut self, pdu: &[u8]) -> Result<Vec<u8>, CallError> {
-        let deadline = Instant::now() + self.timeout;
-        let left = || net::remaining(deadline).ok_or(CallError::Timeout);
-        self.transaction = self.transaction.wrapping_add(1);
-        let tid = self.transaction;
-        let mut frame = Vec::with_capacity(7 + pdu.len());
-        frame.extend_from_slice(&tid.to_be_bytes());
-        frame.extend_from_slice(&[0, 0]);
-        frame.extend_from_slice(&((pdu.len() + 1) as u16).to_be_bytes());
-        frame.push(self.unit);
-        frame.extend_from_slice(pdu);
-        self.stream
-            .set_write_timeout(Some(left()?))
-            .map_err(io_call_error)?;
-        self.stream.write_all(&frame).map_err(io_call_error)?;
-
-        let mut header = [0u8; 7];
-        self.read_exact(&mut header, deadline)?;
-        let answer_tid = u16::from_be_bytes([header[0], header[1]]);
-        let protocol = u16::from_be_bytes([header[2], header[3]]);
-        let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
-        if answer_tid != tid {
-            return Err(CallError::Transport(format!(
-                "the answer's transaction id is {answer_tid}, not {tid}"
-            )));
-        }
-        if protocol != 0 || !(2..=254).contains(&length) {
-            return Err(CallError::Transport(format!(
-                "not a Modbus-TCP header (protocol {protocol}, length {length})"
-            )));
-        }
-        let mut body = vec![0u8; length - 1];
-        self.read_exact(&mut body, deadline)?;
-        let function = pdu.first().copied().unwrap_or(0);
-        match body.first() {
-            Some(f) if *f == function => Ok(body[1..].to_vec()),
-            Some(f) if *f == function | 0x80 => {
-                Err(CallError::Exception(body.get(1).copied().unwrap_or(0)))
-            }
-            other => Err(CallError::Transport(format!(
-                "answered function {other:?} to function {function}"
-            ))),
-        }
-    }
-
-    fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<(), CallError> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let left = net::remaining(deadline).ok_or(CallError::Timeout)?;
-            self.stream
-                .set_read_timeout(Some(left))
-                .map_err(io_call_error)?;
-            match self.stream.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    return Err(CallError::Transport(
-                        "the connection closed mid-answer".to_string(),
-                    ));
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_call_error(e)),
-            }
-        }
-        Ok(())
-    }
-
     /// Reads `count` holding registers from `first` in one request (function 03).
     pub fn read_range(&mut self, first: u16, count: u16) -> Result<Vec<u16>, ModbusError> {
         let what = format!("a read of {first}-{}", first + count.saturating_sub(1));
-        let mut pdu = vec![0x03];
-        pdu.extend_from_slice(&first.to_be_bytes());
-        pdu.extend_from_slice(&count.to_be_bytes());
-        let answer = self.call(&pdu).and_then(|data| {
-            let bytes = usize::from(data.first().copied().unwrap_or(0));
-            let words: Vec<u16> = data
-                .get(1..1 + bytes)
-                .unwrap_or_default()
-                .chunks_exact(2)
-                .map(|w| u16::from_be_bytes([w[0], w[1]]))
-                .collect();
-            if words.len() == usize::from(count) && bytes == 2 * usize::from(count) {
-                Ok(words)
-            } else {
-                Err(CallError::Transport(format!(
-                    "asked for {count} registers, got {}",
-                    words.len()
-                )))
-            }
-        });
-        answer.map_err(|e| self.fail(&what, first, e))
+        let words = self.call(&what, first, |c| c.read_holding_registers(first, count))?;
+        if words.len() != usize::from(count) {
+            self.context = None;
+            self.failed = true;
+            let detail = format!("asked for {count} registers, got {}", words.len());
+            return Err(self.fail(&what, first, CallError::Broken(detail)));
+        }
+        Ok(words)
     }
 
     /// Reads every register in `registers`, one request per block they fall in.
@@ -397,34 +391,41 @@ impl Device {
         Ok(snapshot)
     }
 
-    /// Writes `values` from `first`: function 06 for one register, 16 for several (one request).
-    pub fn write(&mut self, first: u16, values: &[u16]) -> Result<(), ModbusError> {
+    /// Sends one write: function 06 for one value, 16 for several.
+    pub fn write(&mut self, write: &Write) -> Result<(), ModbusError> {
+        let (first, values) = (write.address, write.values.as_slice());
         let what = format!("a write to {first}");
-        let mut pdu;
-        if let [single] = values {
-            pdu = vec![0x06];
-            pdu.extend_from_slice(&first.to_be_bytes());
-            pdu.extend_from_slice(&single.to_be_bytes());
-        } else {
-            pdu = vec![0x10];
-            pdu.extend_from_slice(&first.to_be_bytes());
-            pdu.extend_from_slice(&(values.len() as u16).to_be_bytes());
-            pdu.push((values.len() * 2) as u8);
-            for v in values {
-                pdu.extend_from_slice(&v.to_be_bytes());
+        match values {
+            [single] => self.call(&what, first, |c| c.write_single_register(first, *single)),
+            _ => self.call(&what, first, |c| c.write_multiple_registers(first, values)),
+        }
+    }
+
+    /// Sends `writes` in order, then reads every written register back (coalesced, so a slot
+    /// and its neighbours come back in one request) and returns the first register whose
+    /// value is not the last one written to it: `(address, written, read)`.
+    pub fn write_and_read_back(
+        &mut self,
+        writes: &[Write],
+    ) -> Result<Option<(u16, u16, u16)>, ModbusError> {
+        let mut expected: BTreeMap<u16, u16> = BTreeMap::new();
+        for w in writes {
+            self.write(w)?;
+            for (i, v) in w.values.iter().enumerate() {
+                expected.insert(w.address + i as u16, *v);
             }
         }
-        let expected_echo = pdu[1..5].to_vec();
-        let answer = self.call(&pdu).and_then(|data| {
-            if data.get(..4) == Some(&expected_echo[..]) {
-                Ok(())
-            } else {
-                Err(CallError::Transport(format!(
-                    "the write's answer {data:02x?} does not echo the request"
-                )))
-            }
-        });
-        answer.map_err(|e| self.fail(&what, first, e))
+        let ranges = registers::coalesce_spans(expected.keys().map(|a| *a..*a + 1))
+            .map_err(ModbusError::NotInMap)?;
+        let mut back = Snapshot::default();
+        for range in ranges {
+            let words = self.read_range(range.first, range.count)?;
+            back.insert(range.first, &words);
+        }
+        Ok(expected.into_iter().find_map(|(address, written)| {
+            let read = back.word(address).unwrap_or(u16::MAX);
+            (read != written).then_some((address, written, read))
+        }))
     }
 }
 
@@ -441,5 +442,18 @@ mod tests {
         assert_eq!(s.raw(BATTERY_POWER), Some(-200));
         assert_eq!(s.raw(SLOT_START), Some(0x6A5F_1234));
         assert_eq!(s.words(5428, 3), None);
+    }
+
+    #[test]
+    fn a_write_serializes_with_its_function_code() {
+        let w = Write {
+            address: 5424,
+            values: vec![0, 1],
+            summary: "s".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&w).unwrap(),
+            r#"{"function":16,"address":5424,"values":[0,1],"summary":"s"}"#
+        );
     }
 }

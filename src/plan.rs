@@ -138,127 +138,15 @@ pub fn span(d: TimeDelta) -> String {
 
 /// The rules: decide the slot and the minimum SoC from the BMS reading at `now`.
 pub fn plan(config: &Config, now: DateTime<Utc>, bms: &BmsReading) -> Plan {
-    let tz = config.timezone;
-    let s = &config.schedule;
     let due = bms.due(now);
     let active = bms.any_stripping();
-    let lead = TimeDelta::hours(i64::from(s.maintenance_lead_hours));
-
-    let stage = if active {
-        Stage::Active
-    } else if now < due - lead {
-        Stage::Normal
-    } else if now < due {
-        Stage::Approaching
-    } else {
-        Stage::Due
-    };
-
-    let mut reasons = Vec::new();
-    let due_words = format!(
-        "maintenance due {} ({})",
-        short_local(tz, due),
-        if due >= now {
-            format!("in {}", span(due - now))
-        } else {
-            format!("overdue by {}", span(now - due))
-        }
-    );
-    let stripping: Vec<String> = bms
-        .batteries
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.is_stripping)
-        .map(|(i, _)| format!("battery {}", i + 1))
-        .collect();
-    reasons.push(match stage {
-        Stage::Normal => format!(
-            "{due_words}, more than {} h away → normal windows",
-            s.maintenance_lead_hours
-        ),
-        Stage::Approaching => format!(
-            "{due_words}, within {} h → maintenance windows before it, after-maintenance windows from it",
-            s.maintenance_lead_hours
-        ),
-        Stage::Due => format!(
-            "{due_words} and no battery has started it → no charge window: the battery must drain until the BMS starts the cycle"
-        ),
-        Stage::Active | Stage::Unknown => format!(
-            "maintenance cycle running on {} → only after-maintenance windows that start from now",
-            stripping.join(", ")
-        ),
-    });
-
-    let instances = |windows: &[Window], kind: WindowKind| -> Vec<Slot> {
-        windows
-            .iter()
-            .flat_map(|w| {
-                clock::instances(w, tz, &s.holidays, now, 2, 3)
-                    .into_iter()
-                    .map(move |i| Slot::new(kind, w, i))
-            })
-            .collect()
-    };
-    let mut candidates: Vec<Slot> = match stage {
-        Stage::Normal => instances(&s.normal, WindowKind::Normal),
-        Stage::Approaching => {
-            let mut c: Vec<Slot> = instances(&s.maintenance, WindowKind::Maintenance)
-                .into_iter()
-                .filter(|slot| slot.end <= due)
-                .collect();
-            c.extend(
-                instances(&s.after_maintenance, WindowKind::AfterMaintenance)
-                    .into_iter()
-                    .filter(|slot| slot.start >= due),
-            );
-            c
-        }
-        Stage::Due | Stage::Unknown => Vec::new(),
-        Stage::Active => instances(&s.after_maintenance, WindowKind::AfterMaintenance)
-            .into_iter()
-            .filter(|slot| slot.start >= now)
-            .collect(),
-    };
-    // Stable: equal starts keep config order.
-    candidates.sort_by_key(|slot| slot.start);
-
+    let stage = stage_at(config, now, due, active);
+    let candidates = candidates(config, now, due, stage);
     let slot = choose(&candidates, now);
-    match &slot {
-        Some(chosen) if chosen.contains(now) => reasons.push(format!(
-            "{} {} is running now → slot: charge to {} % until {}",
-            chosen.window,
-            local_span(tz, chosen.start, chosen.end),
-            chosen.soc,
-            short_local(tz, chosen.end)
-        )),
-        Some(chosen) => reasons.push(format!(
-            "next window {} starts {} (in {}) → slot: {} charge to {} %",
-            chosen.window,
-            short_local(tz, chosen.start),
-            span(chosen.start - now),
-            local_span(tz, chosen.start, chosen.end),
-            chosen.soc,
-        )),
-        None if stage == Stage::Due => reasons.push("slot cleared".to_string()),
-        None => reasons.push(format!(
-            "no candidate window running or starting within {} h → slot cleared; the GX runs plain ESS",
-            LOOKAHEAD.num_hours()
-        )),
-    }
-
-    let min_soc = s.reserve_soc.map(|reserve| match stage.phase() {
-        Phase::Normal => reserve,
-        Phase::Maintenance => s.maintenance_min_soc,
-    });
-    if let Some(m) = min_soc {
-        reasons.push(match stage.phase() {
-            Phase::Normal => format!("normal phase → ESS minimum SoC {m} % (reserve_soc)"),
-            Phase::Maintenance => {
-                format!("maintenance phase → ESS minimum SoC {m} % (maintenance_min_soc)")
-            }
-        });
-    }
-
+    let min_soc = min_soc(config, stage.phase());
+    let mut reasons = vec![stage_reason(config, now, due, stage, bms)];
+    reasons.push(slot_reason(config.timezone, now, stage, slot.as_ref()));
+    reasons.extend(min_soc.map(|m| min_soc_reason(stage.phase(), m)));
     Plan {
         now,
         stage,
@@ -269,6 +157,136 @@ pub fn plan(config: &Config, now: DateTime<Utc>, bms: &BmsReading) -> Plan {
         slot,
         min_soc,
         reasons,
+    }
+}
+
+/// Rule 2: where the site stands, from the earliest `due` and whether any battery strips.
+fn stage_at(config: &Config, now: DateTime<Utc>, due: DateTime<Utc>, active: bool) -> Stage {
+    let lead = TimeDelta::hours(i64::from(config.schedule.maintenance_lead_hours));
+    if active {
+        Stage::Active
+    } else if now < due - lead {
+        Stage::Normal
+    } else if now < due {
+        Stage::Approaching
+    } else {
+        Stage::Due
+    }
+}
+
+fn stage_reason(
+    config: &Config,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+    stage: Stage,
+    bms: &BmsReading,
+) -> String {
+    let lead = config.schedule.maintenance_lead_hours;
+    let due_words = format!(
+        "maintenance due {} ({})",
+        short_local(config.timezone, due),
+        if due >= now {
+            format!("in {}", span(due - now))
+        } else {
+            format!("overdue by {}", span(now - due))
+        }
+    );
+    match stage {
+        Stage::Normal => format!("{due_words}, more than {lead} h away → normal windows"),
+        Stage::Approaching => format!(
+            "{due_words}, within {lead} h → maintenance windows before it, after-maintenance windows from it"
+        ),
+        Stage::Due => format!(
+            "{due_words} and no battery has started it → no charge window: the battery must drain until the BMS starts the cycle"
+        ),
+        Stage::Active | Stage::Unknown => {
+            let stripping: Vec<String> = bms
+                .batteries
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.is_stripping)
+                .map(|(i, _)| format!("battery {}", i + 1))
+                .collect();
+            format!(
+                "maintenance cycle running on {} → only after-maintenance windows that start from now",
+                stripping.join(", ")
+            )
+        }
+    }
+}
+
+/// Rule 3: the candidate windows of a stage, in start order (equal starts keep config order).
+fn candidates(config: &Config, now: DateTime<Utc>, due: DateTime<Utc>, stage: Stage) -> Vec<Slot> {
+    let s = &config.schedule;
+    let instances = |windows: &[Window], kind: WindowKind| -> Vec<Slot> {
+        windows
+            .iter()
+            .flat_map(|w| {
+                clock::instances(w, config.timezone, &s.holidays, now, 2, 3)
+                    .into_iter()
+                    .map(move |i| Slot::new(kind, w, i))
+            })
+            .collect()
+    };
+    let after = |from: DateTime<Utc>| {
+        instances(&s.after_maintenance, WindowKind::AfterMaintenance)
+            .into_iter()
+            .filter(move |slot| slot.start >= from)
+    };
+    let mut candidates: Vec<Slot> = match stage {
+        Stage::Normal => instances(&s.normal, WindowKind::Normal),
+        Stage::Approaching => instances(&s.maintenance, WindowKind::Maintenance)
+            .into_iter()
+            .filter(|slot| slot.end <= due)
+            .chain(after(due))
+            .collect(),
+        Stage::Due | Stage::Unknown => Vec::new(),
+        Stage::Active => after(now).collect(),
+    };
+    candidates.sort_by_key(|slot| slot.start);
+    candidates
+}
+
+fn slot_reason(tz: Tz, now: DateTime<Utc>, stage: Stage, slot: Option<&Slot>) -> String {
+    match slot {
+        Some(chosen) if chosen.contains(now) => format!(
+            "{} {} is running now → slot: charge to {} % until {}",
+            chosen.window,
+            local_span(tz, chosen.start, chosen.end),
+            chosen.soc,
+            short_local(tz, chosen.end)
+        ),
+        Some(chosen) => format!(
+            "next window {} starts {} (in {}) → slot: {} charge to {} %",
+            chosen.window,
+            short_local(tz, chosen.start),
+            span(chosen.start - now),
+            local_span(tz, chosen.start, chosen.end),
+            chosen.soc,
+        ),
+        None if stage == Stage::Due => "slot cleared".to_string(),
+        None => format!(
+            "no candidate window running or starting within {} h → slot cleared; the GX runs plain ESS",
+            LOOKAHEAD.num_hours()
+        ),
+    }
+}
+
+/// Rule 5: the ESS minimum SoC of a phase, only when the tool manages it (`reserve_soc` set).
+fn min_soc(config: &Config, phase: Phase) -> Option<u8> {
+    let s = &config.schedule;
+    s.reserve_soc.map(|reserve| match phase {
+        Phase::Normal => reserve,
+        Phase::Maintenance => s.maintenance_min_soc,
+    })
+}
+
+fn min_soc_reason(phase: Phase, m: u8) -> String {
+    match phase {
+        Phase::Normal => format!("normal phase → ESS minimum SoC {m} % (reserve_soc)"),
+        Phase::Maintenance => {
+            format!("maintenance phase → ESS minimum SoC {m} % (maintenance_min_soc)")
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::gx::{GxError, GxSettings};
+use crate::modbus::Write;
 use crate::plan::{Plan, Slot, local_span};
 use crate::registers::{self as reg, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_BATTERY};
 
@@ -17,21 +18,6 @@ use crate::registers::{self as reg, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_B
 pub const DESS_OFF: u16 = 0;
 pub const DESS_AUTO: u16 = 1;
 pub const DESS_EXTERNAL: u16 = 4;
-
-/// One Modbus write request: FC06 for one value, FC16 for several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Write {
-    pub address: u16,
-    pub values: Vec<u16>,
-    /// One line for a person: what changes, from what to what.
-    pub summary: String,
-}
-
-impl Write {
-    pub fn function_code(&self) -> u8 {
-        if self.values.len() == 1 { 6 } else { 16 }
-    }
-}
 
 /// The writes, plus anything the owner should know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -135,8 +135,7 @@ fn bms_refused_applies_the_safe_state() {
     let r = site.run(&["--bms", &format!("http://127.0.0.1:{port}"), "apply"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(
-        r.stderr
-            .contains("refused the connection or could not be reached"),
+        r.stderr.contains("refused the connection: check bms.url"),
         "{}",
         r.stderr
     );
@@ -321,7 +320,7 @@ fn unsynchronised_clock_refuses_to_write() {
 fn a_second_apply_waits_for_the_lock() {
     let site = Site::new(2 * DAY, false);
     let lock_path = site.dir.0.join("zcell-scheduler.lock");
-    let held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1)).unwrap();
+    let held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1), |_| {}).unwrap();
     let config = site.config_arg();
     let waiter = std::thread::spawn(move || {
         common::run_bin(
@@ -382,7 +381,7 @@ fn concurrent_applies_leave_a_whole_slot() {
 fn lock_held_for_30_seconds_exits_1() {
     let site = Site::new(2 * DAY, false);
     let lock_path = site.dir.0.join("zcell-scheduler.lock");
-    let _held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1)).unwrap();
+    let _held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1), |_| {}).unwrap();
     let r = site.run(&["apply"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("held the lock"), "{}", r.stderr);

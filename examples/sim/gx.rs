@@ -1,4 +1,4 @@
-//! A Victron GX simulator: a real Modbus-TCP server on loopback.
+//! A Victron GX simulator: a real Modbus-TCP server on loopback, served by tokio-modbus.
 //!
 //! It serves unit 100 (system and settings) and unit 40 (the evcharger service) with the
 //! readable blocks of the real GX, answers exceptions as the GX does (02 for an address it
@@ -7,13 +7,22 @@
 //! it. It counts requests and bytes, logs every write, and can misbehave on purpose (`Fault`).
 //! It also serves an EV charging station's own Modbus-TCP server (unit 1, registers 50xx)
 //! when started with [`GxSim::start_evcs`].
+//!
+//! Two faults are below what a Modbus library will produce, a wrong transaction id and an
+//! answer cut off half-way; a connection accepted while one of them is set is answered by
+//! [`raw_fault`] on the socket instead.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 
 /// Ways to misbehave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +230,8 @@ impl GxSim {
     }
 
     pub fn start_with(units: BTreeMap<u8, Unit>, port: u16) -> std::io::Result<GxSim> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             units,
@@ -233,14 +243,12 @@ impl GxSim {
             writes: Vec::new(),
             connections: 0,
         }));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, shared));
-            }
-        });
+        std::thread::spawn(move || runtime.block_on(serve(listener, shared)));
         Ok(GxSim { addr, state })
     }
 
@@ -256,57 +264,118 @@ impl GxSim {
     }
 }
 
-fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
-    lock(&state).connections += 1;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.set_nodelay(true);
-    loop {
-        let mut header = [0u8; 7];
-        if stream.read_exact(&mut header).is_err() {
-            return;
+/// Accepts connections for as long as the process runs: tokio-modbus's server for each one,
+/// or [`raw_fault`] while a fault below the library is set.
+async fn serve(listener: std::net::TcpListener, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let server = Server::new(tokio::net::TcpListener::from_std(listener)?);
+    let on_connected = |stream: tokio::net::TcpStream, peer: SocketAddr| {
+        let state = Arc::clone(&state);
+        async move {
+            let fault = {
+                let mut s = lock(&state);
+                s.connections += 1;
+                s.fault
+            };
+            if matches!(fault, Fault::WrongTransactionId | Fault::CloseMidResponse) {
+                tokio::spawn(raw_fault(stream, fault, state));
+                return Ok(None);
+            }
+            accept_tcp_connection(stream, peer, |_| {
+                Ok(Some(Sim {
+                    state: Arc::clone(&state),
+                }))
+            })
         }
-        let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
-        if !(2..=254).contains(&len) {
-            return;
-        }
-        let mut pdu = vec![0u8; len - 1];
-        if stream.read_exact(&mut pdu).is_err() {
-            return;
-        }
-        let tid = u16::from_be_bytes([header[0], header[1]]);
-        let unit = header[6];
-        let (fault, reply) = {
-            let mut s = lock(&state);
+    };
+    server.serve(&on_connected, |_| {}).await
+}
+
+/// The simulator as a tokio-modbus service.
+struct Sim {
+    state: Arc<Mutex<State>>,
+}
+
+impl tokio_modbus::server::Service for Sim {
+    type Request = SlaveRequest<'static>;
+    type Response = Option<Response>;
+    type Exception = ExceptionCode;
+    type Future = Pin<Box<dyn Future<Output = Result<Option<Response>, ExceptionCode>> + Send>>;
+
+    fn call(&self, req: Self::Request) -> Self::Future {
+        let (fault, answer) = {
+            let mut s = lock(&self.state);
             s.requests += 1;
-            s.bytes_in += (7 + pdu.len()) as u64;
-            let fault = s.fault;
-            (fault, handle(&mut s, unit, &pdu))
+            s.bytes_in += request_bytes(&req.request);
+            let answer = handle(&mut s, req.slave, &req.request);
+            s.bytes_out += answer_bytes(&answer);
+            (s.fault, answer)
         };
-        let answer_tid = if fault == Fault::WrongTransactionId {
-            tid.wrapping_add(1)
-        } else {
-            tid
+        Box::pin(async move {
+            if fault == Fault::Hang {
+                // Hold the connection open without answering, bounded so the task ends.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return Ok(None);
+            }
+            answer.map(Some)
+        })
+    }
+}
+
+/// The size of a request's frame on the wire (7-byte MBAP header + PDU).
+fn request_bytes(r: &Request) -> u64 {
+    match r {
+        Request::WriteMultipleRegisters(_, words) => 13 + 2 * words.len() as u64,
+        _ => 12,
+    }
+}
+
+/// The size of an answer's frame on the wire.
+fn answer_bytes(a: &Result<Response, ExceptionCode>) -> u64 {
+    match a {
+        Ok(Response::ReadHoldingRegisters(words) | Response::ReadInputRegisters(words)) => {
+            9 + 2 * words.len() as u64
+        }
+        Ok(_) => 12,
+        Err(_) => 9,
+    }
+}
+
+/// Answers on the socket itself, for the faults a Modbus library will not produce: every
+/// request gets a well-formed answer under the next transaction id, or half an answer and a
+/// closed connection.
+async fn raw_fault(mut stream: tokio::net::TcpStream, fault: Fault, state: Arc<Mutex<State>>) {
+    let mut header = [0u8; 7];
+    while let Ok(Ok(_)) =
+        tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut header)).await
+    {
+        let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+        let mut pdu = vec![0u8; len.saturating_sub(1)];
+        if len < 2 || stream.read_exact(&mut pdu).await.is_err() {
+            return;
+        }
+        lock(&state).requests += 1;
+        let reply = match pdu.first() {
+            // A read of N registers: N zeros.
+            Some(3) | Some(4) => {
+                let count = usize::from(u16::from_be_bytes([pdu[3], pdu[4]]));
+                let mut r = vec![pdu[0], (2 * count) as u8];
+                r.resize(2 + 2 * count, 0);
+                r
+            }
+            // A write: its echo.
+            _ => pdu.iter().take(5).copied().collect(),
         };
-        let mut frame = Vec::with_capacity(7 + reply.len());
-        frame.extend_from_slice(&answer_tid.to_be_bytes());
+        let tid = u16::from_be_bytes([header[0], header[1]]).wrapping_add(1);
+        let mut frame = tid.to_be_bytes().to_vec();
         frame.extend_from_slice(&[0, 0]);
         frame.extend_from_slice(&((reply.len() + 1) as u16).to_be_bytes());
-        frame.push(unit);
+        frame.push(header[6]);
         frame.extend_from_slice(&reply);
-        match fault {
-            Fault::Hang => {
-                // Hold the connection open without answering, bounded so the thread ends.
-                std::thread::sleep(Duration::from_secs(30));
-                return;
-            }
-            Fault::CloseMidResponse => {
-                let _ = stream.write_all(&frame[..frame.len() / 2]);
-                return;
-            }
-            _ => {}
+        if fault == Fault::CloseMidResponse {
+            let _ = stream.write_all(&frame[..frame.len() / 2]).await;
+            return;
         }
-        lock(&state).bytes_out += frame.len() as u64;
-        if stream.write_all(&frame).is_err() {
+        if stream.write_all(&frame).await.is_err() {
             return;
         }
     }
@@ -357,90 +426,63 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
     }
 }
 
-fn exception(function: u8, code: u8) -> Vec<u8> {
-    vec![function | 0x80, code]
-}
-
-fn handle(s: &mut State, unit_id: u8, pdu: &[u8]) -> Vec<u8> {
-    let function = pdu.first().copied().unwrap_or(0);
-    let word =
-        |i: usize| -> Option<u16> { Some(u16::from_be_bytes([*pdu.get(i)?, *pdu.get(i + 1)?])) };
+/// One request against the state: the answer the GX would give.
+fn handle(s: &mut State, unit_id: u8, request: &Request) -> Result<Response, ExceptionCode> {
     let fault = s.fault;
     let Some(unit) = s.units.get_mut(&unit_id) else {
-        return exception(function, 0x0A);
+        return Err(ExceptionCode::GatewayPathUnavailable);
     };
     let old_firmware = |a: u16| fault == Fault::OldFirmware && (5400..=5430).contains(&a);
     let readable =
         |u: &Unit, a: u16| u.blocks.iter().any(|(f, l)| *f <= a && a <= *l) && !old_firmware(a);
-    match function {
-        3 | 4 => {
-            let (Some(first), Some(count)) = (word(1), word(3)) else {
-                return exception(function, 0x03);
-            };
-            if count == 0 || count > 125 {
-                return exception(function, 0x03);
+    let (first, values) = match request {
+        Request::ReadHoldingRegisters(first, count) | Request::ReadInputRegisters(first, count) => {
+            if *count == 0 || *count > 125 {
+                return Err(ExceptionCode::IllegalDataValue);
             }
-            let addresses = first..first.saturating_add(count);
+            let addresses = *first..first.saturating_add(*count);
             if addresses.clone().any(|a| !readable(unit, a)) {
-                return exception(function, 0x02);
+                return Err(ExceptionCode::IllegalDataAddress);
             }
-            let mut out = vec![function, (count * 2) as u8];
-            for a in addresses {
-                out.extend_from_slice(&unit.values.get(&a).copied().unwrap_or(0).to_be_bytes());
-            }
-            out
+            let words = addresses
+                .map(|a| unit.values.get(&a).copied().unwrap_or(0))
+                .collect();
+            return Ok(match request {
+                Request::ReadInputRegisters(..) => Response::ReadInputRegisters(words),
+                _ => Response::ReadHoldingRegisters(words),
+            });
         }
-        6 | 16 => {
-            let Some(first) = word(1) else {
-                return exception(function, 0x03);
-            };
-            let values: Vec<u16> = if function == 6 {
-                match word(3) {
-                    Some(v) => vec![v],
-                    None => return exception(function, 0x03),
-                }
-            } else {
-                let count = usize::from(word(3).unwrap_or(0));
-                if count == 0 || count > 123 || pdu.get(5).copied() != Some((count * 2) as u8) {
-                    return exception(function, 0x03);
-                }
-                match (0..count)
-                    .map(|i| word(6 + 2 * i))
-                    .collect::<Option<Vec<u16>>>()
-                {
-                    Some(v) => v,
-                    None => return exception(function, 0x03),
-                }
-            };
-            let addresses = first..first.saturating_add(values.len() as u16);
-            if addresses
-                .clone()
-                .any(|a| !unit.writable.contains_key(&a) || old_firmware(a))
-            {
-                return exception(function, 0x02);
+        Request::WriteSingleRegister(first, value) => (*first, vec![*value]),
+        Request::WriteMultipleRegisters(first, values) => {
+            if values.is_empty() || values.len() > 123 {
+                return Err(ExceptionCode::IllegalDataValue);
             }
-            if fault != Fault::DropWrites {
-                for (a, v) in addresses.zip(&values) {
-                    // The settings store acknowledges an out-of-range value and drops it.
-                    if let Some((lo, hi)) = unit.writable.get(&a) {
-                        if (*lo..=*hi).contains(v) {
-                            unit.values.insert(a, *v);
-                        }
-                    }
-                }
-            }
-            s.write_requests += 1;
-            s.writes.push((unit_id, first, values.clone()));
-            charger_reacts(s, unit_id);
-            if function == 6 {
-                pdu.to_vec()
-            } else {
-                let mut out = vec![16];
-                out.extend_from_slice(&first.to_be_bytes());
-                out.extend_from_slice(&(values.len() as u16).to_be_bytes());
-                out
-            }
+            (*first, values.to_vec())
         }
-        _ => exception(function, 0x01),
+        _ => return Err(ExceptionCode::IllegalFunction),
+    };
+    let addresses = first..first.saturating_add(values.len() as u16);
+    if addresses
+        .clone()
+        .any(|a| !unit.writable.contains_key(&a) || old_firmware(a))
+    {
+        return Err(ExceptionCode::IllegalDataAddress);
     }
+    if fault != Fault::DropWrites {
+        for (a, v) in addresses.zip(&values) {
+            // The settings store acknowledges an out-of-range value and drops it.
+            if let Some((lo, hi)) = unit.writable.get(&a) {
+                if (*lo..=*hi).contains(v) {
+                    unit.values.insert(a, *v);
+                }
+            }
+        }
+    }
+    s.write_requests += 1;
+    s.writes.push((unit_id, first, values.clone()));
+    charger_reacts(s, unit_id);
+    Ok(match request {
+        Request::WriteSingleRegister(a, v) => Response::WriteSingleRegister(*a, *v),
+        _ => Response::WriteMultipleRegisters(first, values.len() as u16),
+    })
 }

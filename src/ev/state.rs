@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::evkick::Record;
+use crate::ev::rules::Record;
 
 /// The largest state file read; a real one is under 200 bytes.
 const MAX_BYTES: u64 = 64 * 1024;
@@ -28,6 +28,14 @@ impl Loaded {
     pub fn record(&self) -> Option<&Record> {
         match self {
             Loaded::Found(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Why an unusable file was ignored.
+    pub fn problem(&self) -> Option<&str> {
+        match self {
+            Loaded::Corrupt(p) => Some(p),
             _ => None,
         }
     }

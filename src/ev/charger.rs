@@ -6,9 +6,9 @@
 //! request, from [`ChargerMap`].
 
 use crate::config::{Config, EvConfig, EvVia, GxConfig, join_host_port};
-use crate::evkick::{Charger, Site};
+use crate::ev::rules::{Charger, Site};
 use crate::gx::{self, GxError};
-use crate::modbus::{Device, ModbusError, Snapshot};
+use crate::modbus::{Device, Endpoint, ModbusError, Snapshot};
 use crate::registers::{self as reg, ChargerMap, Register};
 
 /// Shown when the charging station refuses a connection.
@@ -66,15 +66,14 @@ pub fn read_charger(device: &mut Device, map: &ChargerMap) -> Result<Charger, Gx
 
 /// A connection to the charging station's own server (`via = "evcs"`).
 pub fn connect_evcs(ev: &EvConfig, gx: &GxConfig) -> Result<Device, ModbusError> {
-    let host = ev.host.as_deref().unwrap_or_default();
-    Device::connect(
-        "EVCS",
-        host,
-        ev.port,
-        ev.unit,
-        gx.timeout_s,
-        EVCS_REFUSED_HINT,
-    )
+    Device::connect(&Endpoint {
+        label: "EVCS",
+        host: ev.host.clone().unwrap_or_default(),
+        port: ev.port,
+        unit: ev.unit,
+        timeout_s: gx.timeout_s,
+        refused_hint: EVCS_REFUSED_HINT,
+    })
 }
 
 /// The charger reached and read.
@@ -98,7 +97,7 @@ pub fn reach(config: &Config, ev: &EvConfig, gx: Option<Device>) -> Reached {
                 join_host_port(&config.gx.host, config.gx.port),
                 ev.unit
             );
-            match gx.filter(|d| !d.is_broken()) {
+            match gx.filter(|d| !d.has_failed()) {
                 Some(mut d) => {
                     d.set_unit(ev.unit);
                     let reading = read_charger(&mut d, &map);

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bms::BmsReading;
 use crate::config::{EvConfig, RestoreMode};
+use crate::modbus::Write;
 use crate::plan::short_local;
 use crate::registers::ChargerMap;
-use crate::writes::Write;
 
 pub const MODE_MANUAL: u16 = 0;
 pub const MODE_AUTO: u16 = 1;
@@ -228,248 +228,305 @@ fn restore_mode(mode: RestoreMode, previous: u16) -> u16 {
     }
 }
 
-/// The decision for one run.
-pub fn decide(i: &Inputs) -> Decision {
-    let c = i.config;
-    let charger = i.charger;
-    let tz = i.timezone;
-    let discharge = i.bms.map(|b| discharge(b, c.min_battery_soc));
-    let active = discharge
-        .as_ref()
-        .map(|d| matches!(d, Discharge::Active { .. }));
-    let load_w = i
-        .site
-        .map(|s| (s.loads_w(&c.phases) - i64::from(charger.power_w)).max(0));
-    let outcome = |action, record, kicking, reason: String| Decision {
-        action,
-        record,
-        reason,
-        kicking,
-        active,
-        load_w,
-    };
-    let not_active_reason = |d: &Discharge| match d {
-        Discharge::TooLow { soc } => format!(
-            "the stripping battery is at {soc:.0} %, below ev.min_battery_soc ({:.0} %)",
-            c.min_battery_soc
-        ),
-        _ => "no battery is in a maintenance discharge".to_string(),
-    };
+/// What every branch of the decision knows: the discharge, and the load without the EV.
+struct Facts<'a> {
+    i: &'a Inputs<'a>,
+    /// `None` without the BMS.
+    discharge: Option<Discharge>,
+    /// Site load with the EV excluded, W; `None` without the GX's loads.
+    load_w: Option<i64>,
+}
 
+impl Facts<'_> {
+    fn active(&self) -> Option<bool> {
+        self.discharge
+            .as_ref()
+            .map(|d| matches!(d, Discharge::Active { .. }))
+    }
+
+    fn decision(
+        &self,
+        action: Action,
+        record: NextRecord,
+        kicking: bool,
+        reason: String,
+    ) -> Decision {
+        Decision {
+            action,
+            record,
+            reason,
+            kicking,
+            active: self.active(),
+            load_w: self.load_w,
+        }
+    }
+
+    /// No write, the record kept.
+    fn nothing(&self, reason: String) -> Decision {
+        self.decision(Action::Nothing, NextRecord::Keep, false, reason)
+    }
+
+    fn short(&self, t: DateTime<Utc>) -> String {
+        short_local(self.i.timezone, t)
+    }
+
+    fn not_active_reason(&self, d: &Discharge) -> String {
+        match d {
+            Discharge::TooLow { soc } => format!(
+                "the stripping battery is at {soc:.0} %, below ev.min_battery_soc ({:.0} %)",
+                self.i.config.min_battery_soc
+            ),
+            _ => "no battery is in a maintenance discharge".to_string(),
+        }
+    }
+}
+
+/// The kick this tool recorded.
+struct Kick {
+    started_at: DateTime<Utc>,
+    previous_mode: u16,
+    previous_current_a: u16,
+    current_a: u16,
+}
+
+/// The decision for one run, by the state the record says the run starts from.
+pub fn decide(i: &Inputs) -> Decision {
+    let facts = Facts {
+        i,
+        discharge: i.bms.map(|b| discharge(b, i.config.min_battery_soc)),
+        load_w: i
+            .site
+            .map(|s| (s.loads_w(&i.config.phases) - i64::from(i.charger.power_w)).max(0)),
+    };
     match i.record {
         Some(Record::Kicking {
             started_at,
             previous_mode,
             previous_current_a,
             current_a,
-        }) => {
-            let since = short_local(tz, *started_at);
-            if charger.mode != MODE_MANUAL || charger.set_current_a != *current_a {
-                let reason = format!(
-                    "the charger was changed to {} mode at {} A since this tool started its charge ({since}): it is the owner's now, so ev-kick leaves it alone",
-                    mode_name(charger.mode),
-                    charger.set_current_a
-                );
-                let record = if active == Some(false) {
-                    NextRecord::Clear
-                } else {
-                    NextRecord::Set(Record::StoodDown {
-                        since: i.now,
-                        reason: format!(
-                            "charger changed to {} mode at {} A",
-                            mode_name(charger.mode),
-                            charger.set_current_a
-                        ),
-                    })
-                };
-                return outcome(Action::Nothing, record, false, reason);
-            }
-            let stop = |why: String, back_off: Option<&str>| {
-                let mode = restore_mode(c.restore_mode, *previous_mode);
-                let record = match back_off {
-                    Some(reason) => NextRecord::Set(Record::BackedOff {
-                        since: i.now,
-                        reason: reason.to_string(),
-                    }),
-                    None => NextRecord::Clear,
-                };
-                outcome(
-                    Action::Stop {
-                        mode,
-                        current_a: *previous_current_a,
-                        restart: mode == MODE_AUTO,
-                    },
-                    record,
-                    true,
-                    why,
-                )
-            };
-            let Some(discharge) = &discharge else {
-                return stop("the BMS could not be read, so the discharge cannot be confirmed: stopping the kick (safe state)".to_string(), None);
-            };
-            if !matches!(discharge, Discharge::Active { .. }) {
-                return stop(
-                    match discharge {
-                        Discharge::TooLow { .. } => format!(
-                            "{}: the car has had its share of this discharge",
-                            not_active_reason(discharge)
-                        ),
-                        _ => "the maintenance discharge has ended".to_string(),
-                    },
-                    None,
-                );
-            }
-            let (Some(site), Some(load)) = (i.site, load_w) else {
-                return stop(
-                    "the GX's loads could not be read, so the grid cannot be ruled out: stopping the kick"
-                        .to_string(),
-                    None,
-                );
-            };
-            if load > i64::from(c.stop_above_w) {
-                return stop(
-                    format!(
-                        "the site load is {load} W without the EV, above ev.stop_above_w ({} W); no new kick before {}",
-                        c.stop_above_w,
-                        short_local(tz, i.now + RETRY_AFTER)
-                    ),
-                    Some("site load above ev.stop_above_w"),
-                );
-            }
-            if charger.status == STATUS_DISCONNECTED {
-                return stop("the EV was disconnected".to_string(), None);
-            }
-            let loads = site.loads_w(&c.phases);
-            if site.discharge_w() < loads {
-                return stop(
-                    format!(
-                        "the grid is feeding the car: the battery discharges {} W but the loads, EV included, are {loads} W; no new kick before {}",
-                        site.discharge_w(),
-                        short_local(tz, i.now + RETRY_AFTER)
-                    ),
-                    Some("the grid fed the car"),
-                );
-            }
-            outcome(
-                Action::Nothing,
-                NextRecord::Keep,
-                true,
-                format!(
-                    "kicking since {since}: the discharge runs, the site load is {load} W without the EV (stop above {} W), and the battery's {} W covers the loads ({loads} W, EV {} W)",
-                    c.stop_above_w,
-                    site.discharge_w(),
-                    charger.power_w
-                ),
-            )
+        }) => while_kicking(
+            &facts,
+            &Kick {
+                started_at: *started_at,
+                previous_mode: *previous_mode,
+                previous_current_a: *previous_current_a,
+                current_a: *current_a,
+            },
+        ),
+        Some(Record::StoodDown { since, reason }) => stood_down(&facts, *since, reason),
+        Some(Record::BackedOff { since, reason }) => {
+            backed_off(&facts, *since, reason).unwrap_or_else(|| idle(&facts))
         }
-        record => {
-            if let Some(Record::StoodDown { since, reason }) = record {
-                return if active == Some(false) {
-                    outcome(
-                        Action::Nothing,
-                        NextRecord::Clear,
-                        false,
-                        format!(
-                            "the discharge during which the owner took over the charger ({reason}, {}) has ended: ev-kick will act again in the next one",
-                            short_local(tz, *since)
-                        ),
-                    )
-                } else {
-                    outcome(
-                        Action::Nothing,
-                        NextRecord::Keep,
-                        false,
-                        format!(
-                            "standing down since {}: the owner took over the charger ({reason}); ev-kick waits for this discharge to end",
-                            short_local(tz, *since)
-                        ),
-                    )
-                };
-            }
-            if let Some(Record::BackedOff { since, reason }) = record {
-                if active == Some(false) {
-                    return outcome(
-                        Action::Nothing,
-                        NextRecord::Clear,
-                        false,
-                        "no battery is in a maintenance discharge".to_string(),
-                    );
-                }
-                let retry = *since + RETRY_AFTER;
-                if i.now < retry {
-                    return outcome(
-                        Action::Nothing,
-                        NextRecord::Keep,
-                        false,
-                        format!(
-                            "the last kick stopped at {} ({reason}): no new kick before {}",
-                            short_local(tz, *since),
-                            short_local(tz, retry)
-                        ),
-                    );
-                }
-            }
-            let nothing =
-                |reason: String| outcome(Action::Nothing, NextRecord::Keep, false, reason);
-            let Some(discharge) = &discharge else {
-                return nothing("the BMS could not be read: not starting a charge".to_string());
-            };
-            let Discharge::Active { battery, soc } = discharge else {
-                return nothing(not_active_reason(discharge));
-            };
-            if !STATUS_READY.contains(&charger.status) {
-                return nothing(match charger.status {
-                    STATUS_DISCONNECTED => "the maintenance discharge runs, but no EV is connected".to_string(),
-                    STATUS_CHARGING => "the charger is already charging a charge this tool did not start: it is left alone".to_string(),
-                    s => format!(
-                        "the maintenance discharge runs, but the charger is {} (status {s}), not ready to start",
-                        status_name(s)
-                    ),
-                });
-            }
-            let (Some(site), Some(load)) = (i.site, load_w) else {
-                return nothing(
-                    "the GX's loads could not be read: not starting a charge".to_string(),
-                );
-            };
-            if load >= i64::from(c.start_below_w) {
-                return nothing(format!(
-                    "the site load is {load} W, not below ev.start_below_w ({} W): not starting",
-                    c.start_below_w
-                ));
-            }
-            let loads = site.loads_w(&c.phases);
-            if site.discharge_w() < loads {
-                return nothing(format!(
-                    "the battery discharges {} W, less than the loads ({loads} W): the grid would feed the car, so not starting",
-                    site.discharge_w()
-                ));
-            }
-            if c.current_a > charger.max_current_a {
-                return nothing(format!(
-                    "the charger's maximum current is {} A, below ev.current_a ({} A): raise it on the charger or lower ev.current_a",
-                    charger.max_current_a, c.current_a
-                ));
-            }
-            outcome(
-                Action::Start,
-                NextRecord::Set(Record::Kicking {
-                    started_at: i.now,
-                    previous_mode: charger.mode,
-                    previous_current_a: charger.set_current_a,
-                    current_a: c.current_a,
-                }),
-                false,
-                format!(
-                    "battery {battery} is stripping at {soc:.0} %, the EV is {} and the site load is {load} W (below {} W): charging the car at {} A (about {} W)",
-                    status_name(charger.status),
-                    c.start_below_w,
-                    c.current_a,
-                    c.current_a * NOMINAL_VOLTS
-                ),
-            )
+        None => idle(&facts),
+    }
+}
+
+/// A kick of this tool's runs: keep it, or stop it (and why), or let the owner have it.
+fn while_kicking(f: &Facts, kick: &Kick) -> Decision {
+    let (i, c, charger) = (f.i, f.i.config, f.i.charger);
+    let since = f.short(kick.started_at);
+    if charger.mode != MODE_MANUAL || charger.set_current_a != kick.current_a {
+        return owner_took_over(f, &since);
+    }
+    let stop = |why: String, back_off: Option<&str>| {
+        let mode = restore_mode(c.restore_mode, kick.previous_mode);
+        let record = match back_off {
+            Some(reason) => NextRecord::Set(Record::BackedOff {
+                since: i.now,
+                reason: reason.to_string(),
+            }),
+            None => NextRecord::Clear,
+        };
+        let action = Action::Stop {
+            mode,
+            current_a: kick.previous_current_a,
+            restart: mode == MODE_AUTO,
+        };
+        f.decision(action, record, true, why)
+    };
+    let Some(discharge) = &f.discharge else {
+        return stop("the BMS could not be read, so the discharge cannot be confirmed: stopping the kick (safe state)".to_string(), None);
+    };
+    match discharge {
+        Discharge::Active { .. } => {}
+        Discharge::TooLow { .. } => {
+            let why = f.not_active_reason(discharge);
+            return stop(
+                format!("{why}: the car has had its share of this discharge"),
+                None,
+            );
+        }
+        Discharge::NotStripping => {
+            return stop("the maintenance discharge has ended".to_string(), None);
         }
     }
+    let (Some(site), Some(load)) = (i.site, f.load_w) else {
+        return stop(
+            "the GX's loads could not be read, so the grid cannot be ruled out: stopping the kick"
+                .to_string(),
+            None,
+        );
+    };
+    let retry = f.short(i.now + RETRY_AFTER);
+    if load > i64::from(c.stop_above_w) {
+        return stop(
+            format!(
+                "the site load is {load} W without the EV, above ev.stop_above_w ({} W); no new kick before {retry}",
+                c.stop_above_w
+            ),
+            Some("site load above ev.stop_above_w"),
+        );
+    }
+    if charger.status == STATUS_DISCONNECTED {
+        return stop("the EV was disconnected".to_string(), None);
+    }
+    let loads = site.loads_w(&c.phases);
+    if site.discharge_w() < loads {
+        return stop(
+            format!(
+                "the grid is feeding the car: the battery discharges {} W but the loads, EV included, are {loads} W; no new kick before {retry}",
+                site.discharge_w()
+            ),
+            Some("the grid fed the car"),
+        );
+    }
+    f.decision(
+        Action::Nothing,
+        NextRecord::Keep,
+        true,
+        format!(
+            "kicking since {since}: the discharge runs, the site load is {load} W without the EV (stop above {} W), and the battery's {} W covers the loads ({loads} W, EV {} W)",
+            c.stop_above_w,
+            site.discharge_w(),
+            charger.power_w
+        ),
+    )
+}
+
+/// The owner changed the mode or the current during a kick: forget it, and stand down until
+/// this discharge ends.
+fn owner_took_over(f: &Facts, since: &str) -> Decision {
+    let charger = f.i.charger;
+    let changed = format!(
+        "charger changed to {} mode at {} A",
+        mode_name(charger.mode),
+        charger.set_current_a
+    );
+    let reason = format!(
+        "the charger was changed to {} mode at {} A since this tool started its charge ({since}): it is the owner's now, so ev-kick leaves it alone",
+        mode_name(charger.mode),
+        charger.set_current_a
+    );
+    let record = if f.active() == Some(false) {
+        NextRecord::Clear
+    } else {
+        NextRecord::Set(Record::StoodDown {
+            since: f.i.now,
+            reason: changed,
+        })
+    };
+    f.decision(Action::Nothing, record, false, reason)
+}
+
+/// Standing down after an owner takeover: until the discharge ends.
+fn stood_down(f: &Facts, since: DateTime<Utc>, reason: &str) -> Decision {
+    if f.active() == Some(false) {
+        f.decision(
+            Action::Nothing,
+            NextRecord::Clear,
+            false,
+            format!(
+                "the discharge during which the owner took over the charger ({reason}, {}) has ended: ev-kick will act again in the next one",
+                f.short(since)
+            ),
+        )
+    } else {
+        f.nothing(format!(
+            "standing down since {}: the owner took over the charger ({reason}); ev-kick waits for this discharge to end",
+            f.short(since)
+        ))
+    }
+}
+
+/// Backed off after a stop for load or grid: a decision while the wait lasts, `None` once a
+/// new kick may be considered.
+fn backed_off(f: &Facts, since: DateTime<Utc>, reason: &str) -> Option<Decision> {
+    if f.active() == Some(false) {
+        return Some(f.decision(
+            Action::Nothing,
+            NextRecord::Clear,
+            false,
+            "no battery is in a maintenance discharge".to_string(),
+        ));
+    }
+    let retry = since + RETRY_AFTER;
+    (f.i.now < retry).then(|| {
+        f.nothing(format!(
+            "the last kick stopped at {} ({reason}): no new kick before {}",
+            f.short(since),
+            f.short(retry)
+        ))
+    })
+}
+
+/// No kick runs: start one if every condition holds, else say which one does not.
+fn idle(f: &Facts) -> Decision {
+    let (i, c, charger) = (f.i, f.i.config, f.i.charger);
+    let Some(discharge) = &f.discharge else {
+        return f.nothing("the BMS could not be read: not starting a charge".to_string());
+    };
+    let Discharge::Active { battery, soc } = discharge else {
+        return f.nothing(f.not_active_reason(discharge));
+    };
+    if !STATUS_READY.contains(&charger.status) {
+        return f.nothing(match charger.status {
+            STATUS_DISCONNECTED => "the maintenance discharge runs, but no EV is connected".to_string(),
+            STATUS_CHARGING => "the charger is already charging a charge this tool did not start: it is left alone".to_string(),
+            s => format!(
+                "the maintenance discharge runs, but the charger is {} (status {s}), not ready to start",
+                status_name(s)
+            ),
+        });
+    }
+    let (Some(site), Some(load)) = (i.site, f.load_w) else {
+        return f.nothing("the GX's loads could not be read: not starting a charge".to_string());
+    };
+    if load >= i64::from(c.start_below_w) {
+        return f.nothing(format!(
+            "the site load is {load} W, not below ev.start_below_w ({} W): not starting",
+            c.start_below_w
+        ));
+    }
+    let loads = site.loads_w(&c.phases);
+    if site.discharge_w() < loads {
+        return f.nothing(format!(
+            "the battery discharges {} W, less than the loads ({loads} W): the grid would feed the car, so not starting",
+            site.discharge_w()
+        ));
+    }
+    if c.current_a > charger.max_current_a {
+        return f.nothing(format!(
+            "the charger's maximum current is {} A, below ev.current_a ({} A): raise it on the charger or lower ev.current_a",
+            charger.max_current_a, c.current_a
+        ));
+    }
+    f.decision(
+        Action::Start,
+        NextRecord::Set(Record::Kicking {
+            started_at: i.now,
+            previous_mode: charger.mode,
+            previous_current_a: charger.set_current_a,
+            current_a: c.current_a,
+        }),
+        false,
+        format!(
+            "battery {battery} is stripping at {soc:.0} %, the EV is {} and the site load is {load} W (below {} W): charging the car at {} A (about {} W)",
+            status_name(charger.status),
+            c.start_below_w,
+            c.current_a,
+            c.current_a * NOMINAL_VOLTS
+        ),
+    )
 }
 
 fn one(register: crate::registers::Register, value: u16, summary: String) -> Write {

@@ -1,0 +1,595 @@
+//! What the commands return: one typed report per command, which `render` prints as text or,
+//! with `--json`, serializes as the README's JSON document. These types are that contract:
+//! field names here are field names there.
+//!
+//! Times are RFC 3339: UTC in `now`, `due`, `start`, `end`; the configured zone in `*_local`.
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Serialize, Serializer};
+
+use crate::bms::{BmsError, BmsReading};
+use crate::error::Exit;
+use crate::ev::rules::{self, Action, Charger, Decision, NextRecord, Record, Site};
+use crate::ev::state::Loaded;
+use crate::gx::GxSettings;
+use crate::modbus::{Snapshot, Write};
+use crate::plan::{Phase, Plan, Slot, Stage, WindowKind};
+use crate::registers as reg;
+use crate::writes::describe_slot_words;
+
+/// `plan` writes nothing; `apply` writes what differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Plan,
+    Apply,
+}
+
+/// Any report, as the command line prints it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    Plan(Box<PlanReport>),
+    Status(Box<StatusReport>),
+    Kick(Box<KickReport>),
+    KickDisabled(KickDisabled),
+    Refused(Refused),
+}
+
+impl Report {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Report::Plan(r) => r.exit_code,
+            Report::Status(r) => r.exit_code,
+            Report::Kick(r) => r.exit_code,
+            Report::KickDisabled(r) => r.exit_code,
+            Report::Refused(r) => r.exit_code,
+        }
+    }
+
+    /// The one-sentence errors, most important first.
+    pub fn errors(&self) -> &[String] {
+        match self {
+            Report::Plan(r) => &r.errors,
+            Report::Status(r) => &r.errors,
+            Report::Kick(r) => &r.errors,
+            Report::KickDisabled(r) => &r.errors,
+            Report::Refused(r) => &r.errors,
+        }
+    }
+}
+
+/// The errors of a run, each with the exit code it stands for; the exit code of the run is
+/// decided from them in [`Exit::worst`], the one place that ranks them.
+#[derive(Debug, Default)]
+pub struct Failures(Vec<(Exit, String)>);
+
+impl Failures {
+    pub fn add(&mut self, exit: Exit, error: &impl ToString) {
+        self.0.push((exit, error.to_string()));
+    }
+
+    pub fn add_if<E: ToString>(&mut self, exit: Exit, error: Option<&E>) {
+        if let Some(e) = error {
+            self.add(exit, e);
+        }
+    }
+
+    /// (errors most important first, exit code)
+    pub fn finish(mut self) -> (Vec<String>, Exit) {
+        self.0
+            .sort_by_key(|(exit, _)| std::cmp::Reverse(exit.rank()));
+        let exit = Exit::worst(self.0.iter().map(|(e, _)| *e));
+        (self.0.into_iter().map(|(_, m)| m).collect(), exit)
+    }
+}
+
+// ---------------------------------------------------------------- times
+
+fn rfc3339<S: Serializer, Z: TimeZone>(t: &DateTime<Z>, s: S) -> Result<S::Ok, S::Error>
+where
+    Z::Offset: std::fmt::Display,
+{
+    s.collect_str(&t.to_rfc3339())
+}
+
+fn rfc3339_opt<S: Serializer, Z: TimeZone>(t: &Option<DateTime<Z>>, s: S) -> Result<S::Ok, S::Error>
+where
+    Z::Offset: std::fmt::Display,
+{
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn zone_name<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+/// The head every document starts with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Head {
+    #[serde(serialize_with = "rfc3339")]
+    pub now: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub now_local: DateTime<Tz>,
+    #[serde(serialize_with = "zone_name")]
+    pub timezone: Tz,
+}
+
+impl Head {
+    pub fn new(tz: Tz, now: DateTime<Utc>) -> Head {
+        Head {
+            now,
+            now_local: now.with_timezone(&tz),
+            timezone: tz,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the BMS
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BatteryDoc {
+    pub battery: usize,
+    pub state_of_charge: f64,
+    pub is_stripping: bool,
+    pub due_in_s: i64,
+    #[serde(serialize_with = "rfc3339")]
+    pub due: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub due_local: DateTime<Tz>,
+}
+
+/// The BMS as a run found it: `batteries` is empty when it failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct BmsPart {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub batteries: Vec<BatteryDoc>,
+}
+
+impl BmsPart {
+    pub fn new(tz: Tz, now: DateTime<Utc>, bms: &Result<BmsReading, BmsError>) -> BmsPart {
+        match bms {
+            Ok(r) => BmsPart {
+                ok: true,
+                error: None,
+                batteries: r
+                    .batteries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let due = now + TimeDelta::seconds(b.due_in_s());
+                        BatteryDoc {
+                            battery: i + 1,
+                            state_of_charge: b.state_of_charge,
+                            is_stripping: b.is_stripping,
+                            due_in_s: b.due_in_s(),
+                            due,
+                            due_local: due.with_timezone(&tz),
+                        }
+                    })
+                    .collect(),
+            },
+            Err(e) => BmsPart {
+                ok: false,
+                error: Some(e.to_string()),
+                batteries: Vec::new(),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------- plan / apply
+
+/// A dated charge window, as the slot or as a candidate.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotDoc {
+    pub kind: WindowKind,
+    pub window: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub end: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub start_local: DateTime<Tz>,
+    #[serde(serialize_with = "rfc3339")]
+    pub end_local: DateTime<Tz>,
+    pub duration_s: i64,
+    pub soc: u8,
+}
+
+impl SlotDoc {
+    fn new(tz: Tz, s: &Slot) -> SlotDoc {
+        SlotDoc {
+            kind: s.kind,
+            window: s.window.clone(),
+            start: s.start,
+            end: s.end,
+            start_local: s.start.with_timezone(&tz),
+            end_local: s.end.with_timezone(&tz),
+            duration_s: s.duration_s(),
+            soc: s.soc,
+        }
+    }
+}
+
+/// Slot 0 as the GX holds it, decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotRegisters {
+    pub registers: [u16; 7],
+    pub start: i64,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub start_local: Option<DateTime<Tz>>,
+    pub duration_s: u16,
+    pub soc: u16,
+    pub restrictions: u16,
+    pub strategy: u16,
+    pub text: String,
+}
+
+impl SlotRegisters {
+    pub fn new(tz: Tz, slot: [u16; 7]) -> SlotRegisters {
+        let start = reg::i32_from_words(slot[4], slot[5]);
+        SlotRegisters {
+            registers: slot,
+            start,
+            start_local: DateTime::<Utc>::from_timestamp(start, 0)
+                .filter(|_| start > 0)
+                .map(|t| t.with_timezone(&tz)),
+            duration_s: slot[1],
+            soc: slot[3],
+            restrictions: slot[2],
+            strategy: slot[6],
+            text: describe_slot_words(&slot, tz),
+        }
+    }
+}
+
+/// What `apply` decides on, as the GX held it before the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsDoc {
+    pub ess_state: u16,
+    pub ess_min_soc: f64,
+    pub hub4_mode: u16,
+    pub battery_capacity_kwh: f64,
+    pub dess_mode: u16,
+    pub slot: SlotRegisters,
+}
+
+impl SettingsDoc {
+    pub fn new(tz: Tz, s: &GxSettings) -> SettingsDoc {
+        SettingsDoc {
+            ess_state: s.ess_state,
+            ess_min_soc: f64::from(s.min_soc_raw) / 10.0,
+            hub4_mode: s.hub4_mode,
+            battery_capacity_kwh: f64::from(s.capacity_raw) / 10.0,
+            dess_mode: s.dess_mode,
+            slot: SlotRegisters::new(tz, s.slot),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GxBefore {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub before: Option<SettingsDoc>,
+}
+
+/// `plan` and `apply`.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    pub command: Mode,
+    #[serde(flatten)]
+    pub head: Head,
+    pub bms: BmsPart,
+    pub stage: Stage,
+    pub phase: Phase,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub due: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub due_local: Option<DateTime<Tz>>,
+    pub active: bool,
+    pub slot: Option<SlotDoc>,
+    pub min_soc: Option<u8>,
+    pub candidates: Vec<SlotDoc>,
+    pub reasons: Vec<String>,
+    pub gx: GxBefore,
+    pub writes: Vec<Write>,
+    pub warnings: Vec<String>,
+    pub applied: bool,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+/// The plan's own part of a [`PlanReport`].
+pub struct PlanParts {
+    pub stage: Stage,
+    pub phase: Phase,
+    pub due: Option<DateTime<Utc>>,
+    pub due_local: Option<DateTime<Tz>>,
+    pub active: bool,
+    pub slot: Option<SlotDoc>,
+    pub min_soc: Option<u8>,
+    pub candidates: Vec<SlotDoc>,
+    pub reasons: Vec<String>,
+}
+
+impl PlanParts {
+    pub fn new(tz: Tz, p: &Plan) -> PlanParts {
+        PlanParts {
+            stage: p.stage,
+            phase: p.phase,
+            due: p.due,
+            due_local: p.due.map(|d| d.with_timezone(&tz)),
+            active: p.active,
+            slot: p.slot.as_ref().map(|s| SlotDoc::new(tz, s)),
+            min_soc: p.min_soc,
+            candidates: p.candidates.iter().map(|s| SlotDoc::new(tz, s)).collect(),
+            reasons: p.reasons.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- status
+
+/// The GX's live values and settings, decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct GxLive {
+    pub battery_soc: Option<f64>,
+    pub battery_power_w: Option<f64>,
+    pub ac_loads_w: [Option<f64>; 3],
+    pub ess_state: u16,
+    pub ess_state_text: &'static str,
+    pub ess_min_soc: Option<f64>,
+    pub hub4_mode: u16,
+    pub dess_mode: u16,
+    pub dess_mode_text: &'static str,
+    pub dess_active: bool,
+    pub dess_error: u16,
+    pub dess_error_text: &'static str,
+    pub dess_target_soc: Option<f64>,
+    pub battery_capacity_kwh: Option<f64>,
+    pub slot: SlotRegisters,
+}
+
+impl GxLive {
+    pub fn new(tz: Tz, snap: &Snapshot) -> GxLive {
+        let word = |r: reg::Register| snap.word(r.address).unwrap_or(0);
+        let mut slot = [0u16; 7];
+        if let Some(words) = snap.words(reg::SLOT_BASE, reg::SLOT_WORDS) {
+            slot.copy_from_slice(&words);
+        }
+        GxLive {
+            battery_soc: snap.value(reg::BATTERY_SOC),
+            battery_power_w: snap.value(reg::BATTERY_POWER),
+            ac_loads_w: reg::AC_CONSUMPTION.map(|r| snap.value(r)),
+            ess_state: word(reg::ESS_STATE),
+            ess_state_text: crate::gx::ess_state_name(word(reg::ESS_STATE)),
+            ess_min_soc: snap.value(reg::ESS_MIN_SOC),
+            hub4_mode: word(reg::HUB4_MODE),
+            dess_mode: word(reg::DESS_MODE),
+            dess_mode_text: crate::gx::dess_mode_name(word(reg::DESS_MODE)),
+            dess_active: word(reg::DESS_ACTIVE) == 1,
+            dess_error: word(reg::DESS_ERROR),
+            dess_error_text: crate::gx::dess_error_name(word(reg::DESS_ERROR)),
+            dess_target_soc: snap.value(reg::DESS_TARGET_SOC),
+            battery_capacity_kwh: snap.value(reg::DESS_CAPACITY),
+            slot: SlotRegisters::new(tz, slot),
+        }
+    }
+}
+
+/// A part that may have failed: its fields, or only `ok` and `error`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Part<T> {
+    pub ok: bool,
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub data: Option<T>,
+}
+
+impl<T> Part<T> {
+    pub fn new<E: ToString>(result: Result<T, &E>) -> Part<T> {
+        match result {
+            Ok(data) => Part {
+                ok: true,
+                error: None,
+                data: Some(data),
+            },
+            Err(e) => Part {
+                ok: false,
+                error: Some(e.to_string()),
+                data: None,
+            },
+        }
+    }
+}
+
+/// The charger's registers, decoded.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ChargerDoc {
+    #[serde(flatten)]
+    pub registers: Charger,
+    pub mode_name: &'static str,
+    pub status_name: &'static str,
+}
+
+/// The charger, where it was reached, or why it was not read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargerPart {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub at: String,
+    #[serde(flatten)]
+    pub charger: Option<ChargerDoc>,
+}
+
+impl ChargerPart {
+    /// `reading` is `None` when the charger was not read because the GX connection failed.
+    pub fn new<E: ToString>(at: &str, reading: Option<Result<Charger, &E>>) -> ChargerPart {
+        let (charger, error) = match reading {
+            Some(Ok(c)) => (
+                Some(ChargerDoc {
+                    registers: c,
+                    mode_name: rules::mode_name(c.mode),
+                    status_name: rules::status_name(c.status),
+                }),
+                None,
+            ),
+            Some(Err(e)) => (None, Some(e.to_string())),
+            None => (None, Some("not read: the GX connection failed".to_string())),
+        };
+        ChargerPart {
+            ok: charger.is_some(),
+            error,
+            at: at.to_string(),
+            charger,
+        }
+    }
+}
+
+/// The charger and the ev-kick record, in `status` when `[ev]` is enabled.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvStatus {
+    #[serde(flatten)]
+    pub charger: ChargerPart,
+    pub ev_kick: Option<Record>,
+    pub ev_kick_problem: Option<String>,
+}
+
+impl EvStatus {
+    pub fn new(charger: ChargerPart, loaded: &Loaded) -> EvStatus {
+        EvStatus {
+            charger,
+            ev_kick: loaded.record().cloned(),
+            ev_kick_problem: match loaded {
+                Loaded::Corrupt(p) => Some(p.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// `status`.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub command: &'static str,
+    #[serde(flatten)]
+    pub head: Head,
+    pub bms: BmsPart,
+    pub gx: Part<GxLive>,
+    pub ev_charger: Option<EvStatus>,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+// ---------------------------------------------------------------- ev-kick
+
+/// `ev-kick` with no `[ev]` section or `enabled = false`.
+#[derive(Debug, Serialize)]
+pub struct KickDisabled {
+    pub command: &'static str,
+    pub enabled: bool,
+    pub reason: &'static str,
+    pub writes: Vec<Write>,
+    pub applied: bool,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+/// The site's loads and battery power.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SiteDoc {
+    #[serde(flatten)]
+    pub site: Site,
+    /// The configured phases, EV included.
+    pub loads_w: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StateFileDoc {
+    pub path: String,
+    pub before: Option<Record>,
+    /// Why an unusable file was ignored.
+    pub problem: Option<String>,
+    pub after: Option<Record>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionDoc {
+    pub verdict: &'static str,
+    pub action: Action,
+    pub reason: String,
+    pub kicking: bool,
+    pub discharge_active: Option<bool>,
+    pub load_without_ev_w: Option<i64>,
+}
+
+impl DecisionDoc {
+    pub fn new(d: &Decision) -> DecisionDoc {
+        DecisionDoc {
+            verdict: verdict(d),
+            action: d.action,
+            reason: d.reason.clone(),
+            kicking: d.kicking,
+            discharge_active: d.active,
+            load_without_ev_w: d.load_w,
+        }
+    }
+}
+
+/// One word for what the run decided.
+fn verdict(d: &Decision) -> &'static str {
+    match (&d.action, &d.record, d.kicking) {
+        (Action::Start, _, _) => "start",
+        (Action::Stop { .. }, _, _) => "stop",
+        (Action::Nothing, _, true) => "keep charging",
+        (Action::Nothing, NextRecord::Set(Record::StoodDown { .. }), _) => "stand down",
+        (Action::Nothing, _, false) => "no change",
+    }
+}
+
+/// `ev-kick`.
+#[derive(Debug, Serialize)]
+pub struct KickReport {
+    pub command: &'static str,
+    pub enabled: bool,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub head: Head,
+    pub bms: BmsPart,
+    pub site: Part<SiteDoc>,
+    pub charger: ChargerPart,
+    pub state_file: StateFileDoc,
+    pub decision: Option<DecisionDoc>,
+    pub writes: Vec<Write>,
+    pub applied: bool,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+// ---------------------------------------------------------------- refused
+
+/// A run refused before it touched any device: usage, config, lock or clock.
+#[derive(Debug, Serialize)]
+pub struct Refused {
+    /// The command, when it is known.
+    pub command: Option<String>,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+impl Refused {
+    pub fn new(command: Option<&str>, exit: Exit, error: &impl ToString) -> Refused {
+        Refused {
+            command: command.map(str::to_string),
+            errors: vec![error.to_string()],
+            exit_code: exit,
+        }
+    }
+}
