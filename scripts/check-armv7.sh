@@ -4,7 +4,7 @@
 # the x86 simulators on loopback, and checks the result is a static ARM executable.
 # Two builds: armv7-unknown-linux-gnueabihf +crt-static with Debian's prebuilt armhf std, and
 # the kind that ships, armv7-unknown-linux-musleabihf, with std built from Debian's own source
-# of the same version; the musl binary is held to the 2 MiB budget, the glibc one (which
+# of the same version; the musl binary is held to the 2.5 MiB budget, the glibc one (which
 # carries static glibc) is reported. If the toolchain cannot be installed (no package
 # registry), it says SKIP and exits 0; a build or run failure, or the musl binary over budget,
 # exits non-zero.
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGET=armv7-unknown-linux-gnueabihf
-BUDGET_BYTES=$((2 * 1024 * 1024))
+BUDGET_BYTES=$((5 * 1024 * 1024 / 2))
 WORK=${ZCELL_ARMV7_WORK:-/tmp/zcell-armv7}
 export CARGO_TARGET_DIR="$WORK/target"
 mkdir -p "$WORK"
@@ -85,13 +85,13 @@ readelf -A "$BIN" | grep -q 'Tag_ABI_VFP_args: VFP registers' || fail "$BIN is n
 if readelf -l "$BIN" | grep -q 'INTERP'; then fail "$BIN is dynamically linked"; fi
 if readelf -d "$BIN" 2>/dev/null | grep -q 'NEEDED'; then fail "$BIN needs shared libraries"; fi
 SIZE=$(stat -c %s "$BIN")
-say "static ARM EABI5 hard-float executable, $SIZE bytes ($(awk "BEGIN {printf \"%.2f\", $SIZE/1048576}") MiB; budget 2.00 MiB)"
+say "static ARM EABI5 hard-float executable, $SIZE bytes ($(awk "BEGIN {printf \"%.2f\", $SIZE/1048576}") MiB; budget 2.50 MiB for musl)"
 # The shipped binary is musl; this glibc-static build carries glibc's static runtime too
 # (about half a megabyte), so its size is reported but does not fail the check.
 OVER=no
 if [ "$SIZE" -gt "$BUDGET_BYTES" ]; then
     OVER=yes
-    say "glibc-static build over 2.0 MiB ($SIZE bytes): reported only, the budget applies to musl"
+    say "glibc-static build over 2.5 MiB ($SIZE bytes): reported only, the budget applies to musl"
 fi
 
 # --- the shipped kind: musl, static --------------------------------------------------------
@@ -137,9 +137,9 @@ if musl_toolchain; then
     readelf -h "$MUSL_BIN" | grep -q 'Machine:.*ARM' || fail "$MUSL_BIN is not an ARM ELF"
     if readelf -l "$MUSL_BIN" | grep -q 'INTERP'; then fail "$MUSL_BIN is dynamically linked"; fi
     MUSL_SIZE=$(stat -c %s "$MUSL_BIN")
-    say "built $MUSL_BIN in $(( $(date +%s) - START )) s: $MUSL_SIZE bytes ($(awk "BEGIN {printf \"%.2f\", $MUSL_SIZE/1048576}") MiB; budget 2.00 MiB)"
+    say "built $MUSL_BIN in $(( $(date +%s) - START )) s: $MUSL_SIZE bytes ($(awk "BEGIN {printf \"%.2f\", $MUSL_SIZE/1048576}") MiB; budget 2.50 MiB)"
     [ "$MUSL_SIZE" -le "$BUDGET_BYTES" ] ||
-        fail "BUDGET EXCEEDED: the musl binary is $MUSL_SIZE bytes, over 2.0 MiB"
+        fail "BUDGET EXCEEDED: the musl binary is $MUSL_SIZE bytes, over 2.5 MiB"
 else
     say "SKIP musl build: rust-web-src or musl-dev:armhf could not be installed (see $WORK/apt-install.log)"
 fi
@@ -203,4 +203,4 @@ if [ -n "$MUSL_SIZE" ]; then
     qemu-arm-static "$MUSL_BIN" --version | grep -q '^zcell-scheduler ' || fail "musl --version"
     plan_under_qemu "$MUSL_BIN" musl
 fi
-say "PASS: builds and runs; glibc-static $SIZE bytes (over 2 MiB: $OVER), musl ${MUSL_SIZE:-not built} bytes (budget 2 MiB), $RUSTC_VERSION"
+say "PASS: builds and runs; glibc-static $SIZE bytes (over 2.5 MiB: $OVER), musl ${MUSL_SIZE:-not built} bytes (budget 2.5 MiB), $RUSTC_VERSION"
