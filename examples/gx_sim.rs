@@ -41,6 +41,24 @@ fn main() -> std::process::ExitCode {
         }
     };
     sim.state().fault = fault;
+    if let Some(zone) = value("--timezone") {
+        match zone.parse() {
+            Ok(tz) => sim.state().timezone = tz,
+            Err(_) => {
+                eprintln!("--timezone {zone}: not an IANA zone");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(soc) = value("--stale-target-soc") {
+        match soc.parse() {
+            Ok(v) => sim.state().stale_target_soc = Some(v),
+            Err(_) => {
+                eprintln!("--stale-target-soc {soc}: not a number");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
     println!("listening {}", sim.addr);
     let started = Instant::now();
     let mut last = (u64::MAX, u64::MAX);

@@ -40,7 +40,10 @@ pub enum Command {
     EvKick {
         dry_run: bool,
     },
-    Status,
+    /// `status`; with `check`, the exit code says whether the GX follows slot 0.
+    Status {
+        check: bool,
+    },
 }
 
 impl Command {
@@ -53,7 +56,7 @@ impl Command {
                 mode: Mode::Apply, ..
             } => "apply",
             Command::EvKick { .. } => "ev-kick",
-            Command::Status => "status",
+            Command::Status { .. } => "status",
         }
     }
 }
@@ -77,7 +80,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
     let writes = match command {
         Command::Schedule { mode, .. } => mode == Mode::Apply,
         Command::EvKick { dry_run } => !dry_run && ev.is_some(),
-        Command::Status => false,
+        Command::Status { .. } => false,
     };
     if writes && matches!(command, Command::Schedule { .. }) {
         if let Err(e) = check_clock(now) {
@@ -99,7 +102,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
         (Command::Schedule { mode, at }, _) => {
             Report::Plan(Box::new(schedule(config, mode, now, at)))
         }
-        (Command::Status, _) => Report::Status(Box::new(status(config, now))),
+        (Command::Status { check }, _) => Report::Status(Box::new(status(config, now, check))),
         (Command::EvKick { .. }, None) => Report::KickDisabled(kick_disabled(config)),
         (Command::EvKick { dry_run }, Some(ev)) => {
             Report::Kick(Box::new(kick(config, ev, now, dry_run)))
@@ -158,7 +161,7 @@ pub fn schedule(
     }
     let (errors, exit_code) = failures.finish();
     let tz = config.timezone;
-    let parts = PlanParts::new(tz, &plan);
+    let parts = PlanParts::new(tz, config.gx.timezone, &plan);
     warnings.extend(write_plan.warnings);
     PlanReport {
         command: mode,
@@ -176,7 +179,10 @@ pub fn schedule(
         gx: GxBefore {
             ok: gx.is_ok(),
             error: gx.as_ref().err().map(ToString::to_string),
-            before: gx.as_ref().ok().map(|s| SettingsDoc::new(tz, s)),
+            before: gx
+                .as_ref()
+                .ok()
+                .map(|s| SettingsDoc::new(tz, config.gx.timezone, s)),
         },
         writes: write_plan.writes,
         warnings,
@@ -206,20 +212,30 @@ fn prepare_gx(
 // ---------------------------------------------------------------- status
 
 /// `status`: read both devices (and the charger with `[ev]`); a failing part does not hide
-/// the others.
-pub fn status(config: &Config, now: DateTime<Utc>) -> StatusReport {
+/// the others. With `check`, only the GX decides the exit code: 4 when it cannot be read or
+/// does not follow a slot in force.
+pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport {
     let tz = config.timezone;
     let bms = bms::read(&config.bms);
     let (gx, device) = match gx::connect(&config.gx) {
         Ok(mut d) => (gx::read(&mut d, &gx::status_registers()), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
+    let live = gx
+        .as_ref()
+        .map(|snap| GxLive::new(tz, config.gx.timezone, now, snap));
     let mut failures = Failures::default();
-    failures.add_if(Exit::Bms, bms.as_ref().err());
     failures.add_if(Exit::Device, gx.as_ref().err());
+    if check {
+        if let Some(l) = live.as_ref().ok().filter(|l| l.slot_check.failed()) {
+            failures.add(Exit::Device, &l.slot_check.message);
+        }
+    } else {
+        failures.add_if(Exit::Bms, bms.as_ref().err());
+    }
     let ev_charger = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
         let reached = charger::reach(config, ev, device);
-        if let Some(Err(e)) = &reached.reading {
+        if let (false, Some(Err(e))) = (check, &reached.reading) {
             failures.add(Exit::Device, e);
         }
         let part = ChargerPart::new(
@@ -231,9 +247,10 @@ pub fn status(config: &Config, now: DateTime<Utc>) -> StatusReport {
     let (errors, exit_code) = failures.finish();
     StatusReport {
         command: "status",
+        check,
         head: Head::new(tz, now),
         bms: BmsPart::new(tz, now, &bms),
-        gx: Part::new(gx.as_ref().map(|snap| GxLive::new(tz, snap))),
+        gx: Part::new(live),
         ev_charger,
         errors,
         exit_code,

@@ -69,8 +69,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// What the BMS and the GX report now, decoded.
+    /// What the BMS and the GX report now, decoded, and whether the GX follows slot 0.
     Status {
+        /// Print only whether the GX follows slot 0, and exit 4 when a slot is in force that it
+        /// does not follow (or the GX cannot be read); 0 otherwise. For cron.
+        #[arg(long)]
+        check: bool,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -117,7 +121,7 @@ where
         Command::Plan { json, at } => (*json, schedule(Mode::Plan, at)),
         Command::Apply { json, at } => (*json, schedule(Mode::Apply, at)),
         Command::EvKick { json, dry_run } => (*json, Ok(Run::EvKick { dry_run: *dry_run })),
-        Command::Status { json } => (*json, Ok(Run::Status)),
+        Command::Status { json, check } => (*json, Ok(Run::Status { check: *check })),
     };
     let out = Output {
         json,

@@ -5,6 +5,10 @@
 //! time that does not exist (the spring-forward gap) becomes the first instant after the gap,
 //! and an ambiguous one (the hour repeated when clocks go back) takes the earlier instant.
 //! The host's own time zone is never consulted.
+//!
+//! The GX counts slot 0's window on its own wall clock, in its own zone (Victron's control
+//! code builds it as the naive local time of `Start` plus `Duration` seconds and compares it
+//! with the naive local time now). The `gx_*` functions here speak that clock.
 
 use std::collections::BTreeSet;
 
@@ -37,6 +41,51 @@ pub fn to_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 /// The local date and time of an instant in `tz`.
 pub fn local(tz: Tz, instant: DateTime<Utc>) -> NaiveDateTime {
     instant.with_timezone(&tz).naive_local()
+}
+
+/// The GX's naive wall clock at an instant.
+fn naive(gx_tz: Tz, t: DateTime<Utc>) -> NaiveDateTime {
+    local(gx_tz, t)
+}
+
+/// The slot Duration (seconds) that makes the GX, counting on its wall clock in `gx_tz`, act
+/// from `start` until `end`: the wall-clock distance, not the elapsed time (on the night the
+/// clocks go back 21:00 → 07:00 is 36 000 s, though 39 600 s elapse).
+pub fn gx_wall_seconds(gx_tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    (naive(gx_tz, end) - naive(gx_tz, start)).num_seconds()
+}
+
+/// Where the GX stops a slot of `duration_s` starting at `start`: the first instant its wall
+/// clock reads the start's wall-clock time plus the duration.
+pub fn gx_stop(gx_tz: Tz, start: DateTime<Utc>, duration_s: i64) -> DateTime<Utc> {
+    to_instant(gx_tz, naive(gx_tz, start) + TimeDelta::seconds(duration_s))
+}
+
+/// Whether the GX holds the slot in force at `now`, by its own rule: the wall-clock time now
+/// lies in [wall-clock start, wall-clock start + duration).
+pub fn gx_in_force(gx_tz: Tz, start: DateTime<Utc>, duration_s: i64, now: DateTime<Utc>) -> bool {
+    let from = naive(gx_tz, start);
+    let wall_now = naive(gx_tz, now);
+    from <= wall_now && wall_now < from + TimeDelta::seconds(duration_s)
+}
+
+/// Whether `t` lies inside (not at the first moment of) an hour the wall clock in `tz`
+/// repeats when the clocks go back.
+fn inside_repeated_hour(tz: Tz, t: DateTime<Utc>) -> bool {
+    let repeated = |n: NaiveDateTime| {
+        matches!(
+            tz.from_local_datetime(&n),
+            chrono::LocalResult::Ambiguous(..)
+        )
+    };
+    let wall = naive(tz, t);
+    repeated(wall) && repeated(wall - TimeDelta::seconds(1))
+}
+
+/// Whether the GX cannot hold `[start, end)` exactly: a start or an end inside the hour its
+/// wall clock passes twice on a fall-back night makes it act, pause and act again.
+pub fn gx_inexact(gx_tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    inside_repeated_hour(gx_tz, start) || inside_repeated_hour(gx_tz, end)
 }
 
 /// One dated occurrence of a window.
@@ -141,6 +190,76 @@ mod tests {
         // 02:30 happens twice in Hobart on 5 Apr 2026: first at +11 (15:30 UTC).
         let t = to_instant(Hobart, date(2026, 4, 5).and_hms_opt(2, 30, 0).unwrap());
         assert_eq!(t.to_rfc3339(), "2026-04-04T15:30:00+00:00");
+    }
+
+    fn hobart(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        to_instant(Hobart, date(y, m, d).and_hms_opt(h, min, 0).unwrap())
+    }
+
+    #[test]
+    fn the_gx_counts_both_dst_nights_on_its_wall_clock() {
+        let w = window("21:00", "07:00");
+        for night in [date(2026, 4, 4), date(2026, 10, 3), date(2026, 6, 1)] {
+            let i = instance_on(&w, Hobart, night).unwrap();
+            let duration = gx_wall_seconds(Hobart, i.start, i.end);
+            assert_eq!(duration, 36_000, "{night}");
+            // The GX stops where the window ends, and holds it in force until then.
+            assert_eq!(gx_stop(Hobart, i.start, duration), i.end, "{night}");
+            assert!(gx_in_force(
+                Hobart,
+                i.start,
+                duration,
+                i.end - TimeDelta::minutes(1)
+            ));
+            assert!(!gx_in_force(Hobart, i.start, duration, i.end));
+        }
+        // The elapsed seconds, as a duration, are wrong by an hour on both nights.
+        let back = instance_on(&w, Hobart, date(2026, 4, 4)).unwrap();
+        assert_eq!(
+            gx_stop(Hobart, back.start, back.seconds()),
+            hobart(2026, 4, 5, 8, 0)
+        );
+        let forward = instance_on(&w, Hobart, date(2026, 10, 3)).unwrap();
+        assert_eq!(
+            gx_stop(Hobart, forward.start, forward.seconds()),
+            hobart(2026, 10, 4, 6, 0)
+        );
+    }
+
+    #[test]
+    fn a_window_starting_in_the_gap_starts_after_it() {
+        // 02:30 does not exist on 4 Oct 2026: the window starts at 03:00, 4 h before 07:00.
+        let i = instance_on(&window("02:30", "07:00"), Hobart, date(2026, 10, 4)).unwrap();
+        assert_eq!(i.start, hobart(2026, 10, 4, 3, 0));
+        assert_eq!(gx_wall_seconds(Hobart, i.start, i.end), 4 * 3600);
+        assert!(!gx_inexact(Hobart, i.start, i.end));
+    }
+
+    #[test]
+    fn a_window_in_the_repeated_hour_is_inexact() {
+        // 02:30-05:00 on 5 Apr 2026: the GX acts 02:30-03:00 (+11), pauses 02:00-02:30 (+10),
+        // then acts again: no Start/Duration holds the window exactly.
+        let i = instance_on(&window("02:30", "05:00"), Hobart, date(2026, 4, 5)).unwrap();
+        assert!(gx_inexact(Hobart, i.start, i.end));
+        let duration = gx_wall_seconds(Hobart, i.start, i.end);
+        let second_pass = i.start + TimeDelta::minutes(45); // 02:15 (+10)
+        assert!(!gx_in_force(Hobart, i.start, duration, second_pass));
+        // A window that spans the whole repeated hour, or starts at its first moment, is exact.
+        let spans = instance_on(&window("21:00", "07:00"), Hobart, date(2026, 4, 4)).unwrap();
+        assert!(!gx_inexact(Hobart, spans.start, spans.end));
+        let at_two = instance_on(&window("02:00", "05:00"), Hobart, date(2026, 4, 5)).unwrap();
+        assert!(!gx_inexact(Hobart, at_two.start, at_two.end));
+        // One that ends inside it acts again on the second pass.
+        let ends = instance_on(&window("22:00", "02:30"), Hobart, date(2026, 4, 4)).unwrap();
+        assert!(gx_inexact(Hobart, ends.start, ends.end));
+    }
+
+    #[test]
+    fn a_gx_left_on_utc_counts_elapsed_seconds() {
+        let i = instance_on(&window("21:00", "07:00"), Hobart, date(2026, 4, 4)).unwrap();
+        let utc = chrono_tz::UTC;
+        assert_eq!(gx_wall_seconds(utc, i.start, i.end), 39_600);
+        assert_eq!(gx_stop(utc, i.start, 39_600), i.end);
     }
 
     #[test]

@@ -19,9 +19,12 @@ use thiserror::Error;
 pub const DEFAULT_CONFIG_PATH: &str = "/data/zcell-scheduler/config.toml";
 /// The environment variable that overrides [`DEFAULT_CONFIG_PATH`].
 pub const CONFIG_ENV: &str = "ZCELL_SCHEDULER_CONFIG";
-/// A window may span at most this much wall-clock time, so that even on the night the clocks
-/// go back (one extra hour) it fits the GX slot's 16-bit duration of 65 535 s.
-pub const MAX_WINDOW_MINUTES: u32 = 17 * 60;
+/// A window may span at most this much wall-clock time: the GX counts slot 0's 16-bit
+/// duration (at most 65 535 s) on its own wall clock, so with `gx.timezone` equal to
+/// `timezone` a window's wall-clock length is the duration written, on every night.
+pub const MAX_WINDOW_MINUTES: u32 = 65_535 / 60;
+/// With a GX on another zone than the windows, a daylight-saving night can add an hour.
+pub const MAX_WINDOW_MINUTES_OTHER_GX_ZONE: u32 = MAX_WINDOW_MINUTES - 60;
 
 /// Errors in the configuration. All of them exit with code 2 before any device is touched.
 #[derive(Debug, Error)]
@@ -175,6 +178,8 @@ pub struct GxConfig {
     pub unit: u8,
     pub timeout_s: u64,
     pub take_over_dess: bool,
+    /// The GX's own time zone (Settings → System → Time zone): the clock it counts slot time on.
+    pub timezone: Tz,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -266,6 +271,7 @@ struct RawGx {
     unit: Option<u8>,
     timeout_s: Option<u64>,
     take_over_dess: Option<bool>,
+    timezone: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -409,10 +415,11 @@ fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
 fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
     let timezone = build_zone(overrides.timezone.clone().or(raw.timezone))?;
     let bms = build_bms(raw.bms, overrides.bms.clone())?;
-    let gx = build_gx(raw.gx, overrides.gx.as_deref())?;
+    let gx = build_gx(raw.gx, overrides.gx.as_deref(), timezone)?;
     let peaks = build_peaks(raw.peak)?;
     let schedule = build_schedule(raw.schedule)?;
     check_no_charge_in_peaks(&schedule, &peaks)?;
+    check_fits_the_gx_clock(&schedule, timezone, gx.timezone)?;
     let ev = raw.ev.map(build_ev).transpose()?;
     Ok(Config {
         timezone,
@@ -431,9 +438,13 @@ fn build_zone(text: Option<String>) -> Result<Tz, ConfigError> {
             "is required: the IANA zone of all wall-clock times, e.g. \"Australia/Hobart\"",
         )
     })?;
+    parse_zone("timezone", &text)
+}
+
+fn parse_zone(key: &str, text: &str) -> Result<Tz, ConfigError> {
     text.parse().map_err(|_| {
         ConfigError::invalid(
-            "timezone",
+            key,
             format!("`{text}` is not an IANA time zone (e.g. \"Australia/Hobart\")"),
         )
     })
@@ -453,13 +464,18 @@ fn build_bms(raw: Option<RawBms>, url_override: Option<String>) -> Result<BmsCon
     })
 }
 
-fn build_gx(raw: Option<RawGx>, address_override: Option<&str>) -> Result<GxConfig, ConfigError> {
+fn build_gx(
+    raw: Option<RawGx>,
+    address_override: Option<&str>,
+    timezone: Tz,
+) -> Result<GxConfig, ConfigError> {
     let raw = raw.unwrap_or(RawGx {
         host: None,
         port: None,
         unit: None,
         timeout_s: None,
         take_over_dess: None,
+        timezone: None,
     });
     let (mut host, mut port) = (raw.host, raw.port.unwrap_or(502));
     if let Some(text) = address_override {
@@ -477,7 +493,43 @@ fn build_gx(raw: Option<RawGx>, address_override: Option<&str>) -> Result<GxConf
         unit: raw.unit.unwrap_or(100),
         timeout_s: timeout_value("gx.timeout_s", raw.timeout_s.unwrap_or(5))?,
         take_over_dess: raw.take_over_dess.unwrap_or(false),
+        timezone: match raw.timezone {
+            Some(text) => parse_zone("gx.timezone", &text)?,
+            None => timezone,
+        },
     })
+}
+
+/// With the GX on another zone than the windows, a window's length on the GX's wall clock can
+/// differ from its own by a daylight-saving hour: keep room for it.
+fn check_fits_the_gx_clock(schedule: &Schedule, timezone: Tz, gx: Tz) -> Result<(), ConfigError> {
+    if gx == timezone {
+        return Ok(());
+    }
+    let windows = schedule
+        .normal
+        .iter()
+        .chain(&schedule.maintenance)
+        .chain(&schedule.after_maintenance);
+    for w in windows {
+        if w.minutes() > MAX_WINDOW_MINUTES_OTHER_GX_ZONE {
+            return Err(ConfigError::invalid(
+                w.key.clone(),
+                format!(
+                    "{}-{} is {} h {:02} min; with gx.timezone ({}) other than timezone ({}), at most {} h {:02} min fits the GX slot (65 535 s) on a daylight-saving night",
+                    w.start,
+                    w.end,
+                    w.minutes() / 60,
+                    w.minutes() % 60,
+                    gx.name(),
+                    timezone.name(),
+                    MAX_WINDOW_MINUTES_OTHER_GX_ZONE / 60,
+                    MAX_WINDOW_MINUTES_OTHER_GX_ZONE % 60
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build_peaks(raw: Option<Vec<RawWindow>>) -> Result<Vec<Window>, ConfigError> {
@@ -834,9 +886,11 @@ fn window(key: &str, raw: &RawWindow, charge: bool) -> Result<Window, ConfigErro
         return Err(ConfigError::invalid(
             key,
             format!(
-                "{start}-{end} is {} h {} min; at most 17 h fits the GX slot (65 535 s) on every night",
+                "{start}-{end} is {} h {:02} min; at most {} h {:02} min fits the GX slot (65 535 s)",
                 w.minutes() / 60,
-                w.minutes() % 60
+                w.minutes() % 60,
+                MAX_WINDOW_MINUTES / 60,
+                MAX_WINDOW_MINUTES % 60
             ),
         ));
     }
@@ -973,13 +1027,33 @@ host = "127.0.0.1"
     }
 
     #[test]
-    fn seventeen_hours_is_the_longest_window() {
+    fn eighteen_hours_twelve_is_the_longest_window() {
         let ok = format!(
-            "{MINIMAL}[[peak]]\ndays=['sun']\nstart='11:00'\nend='12:00'\n[[schedule.normal]]\nstart = \"14:00\"\nend = \"07:00\"\n"
+            "{MINIMAL}[[peak]]\ndays=['sun']\nstart='11:00'\nend='12:00'\n[[schedule.normal]]\nstart = \"12:48\"\nend = \"07:00\"\n"
         );
         assert!(parse(&ok).is_ok(), "{}", err_text(&ok));
-        let long = ok.replace("14:00", "13:59");
-        assert!(err_text(&long).contains("17 h"));
+        let long = ok.replace("12:48", "12:47");
+        assert!(
+            err_text(&long).contains("18 h 12 min"),
+            "{}",
+            err_text(&long)
+        );
+        // A GX on another zone needs an hour's room.
+        let utc_gx = ok.replace(
+            "host = \"127.0.0.1\"",
+            "host = \"127.0.0.1\"\ntimezone = \"UTC\"",
+        );
+        assert!(
+            err_text(&utc_gx).contains("gx.timezone"),
+            "{}",
+            err_text(&utc_gx)
+        );
+        let c = parse(&utc_gx.replace("12:48", "13:48")).unwrap();
+        assert_eq!(c.gx.timezone, chrono_tz::UTC);
+        assert_eq!(
+            parse(MINIMAL).unwrap().gx.timezone,
+            chrono_tz::Australia::Hobart
+        );
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub enum GxError {
     #[error("GX {address}: the slot start {start} cannot be written as a 32-bit unix time")]
     StartOutOfRange { address: String, start: i64 },
     #[error(
+        "GX {address}: the slot would last {seconds} s on the GX's wall clock, outside 1-65 535 s: shorten the window, or set gx.timezone to the GX's own zone"
+    )]
+    SlotTooLong { address: String, seconds: i64 },
+    #[error(
         "refusing to write the GX: the clock says {now}, before 2024 — the GX has not synchronised its time (check its internet connection or set the date), and a schedule built on it would be wrong"
     )]
     ClockNotSet { now: String },

@@ -81,7 +81,7 @@ pub fn print(out: Output, config: &Config, report: &Report) {
     }
     let text = match report {
         Report::Plan(r) => plan_text(out, config, r),
-        Report::Status(r) => Some(status_text(config, r)),
+        Report::Status(r) => Some(status_text(out, config, r)),
         Report::Kick(r) => Some(kick_text(out, config, r)),
         Report::KickDisabled(r) => Some(disabled_text(r)),
         Report::Refused(_) => None,
@@ -322,7 +322,16 @@ fn timeline_heading(tz: Tz, cells: &[Span]) -> (String, String) {
 
 // ---------------------------------------------------------------- status
 
-fn status_text(config: &Config, s: &StatusReport) -> String {
+fn status_text(out: Output, config: &Config, s: &StatusReport) -> String {
+    if s.check && !out.verbose {
+        return match (&s.gx.data, &s.gx.error) {
+            (Some(live), _) => format!("slot 0 check: {}", live.slot_check.message),
+            (None, e) => format!(
+                "slot 0 check: the GX could not be read: {}",
+                e.as_deref().unwrap_or_default()
+            ),
+        };
+    }
     let tz = config.timezone;
     let now = s.head.now;
     let mut t = format!("Status at {} ({})\n", long_local(tz, now), tz.name());
@@ -410,6 +419,7 @@ fn gx_text(g: &GxLive) -> String {
             "not allowed"
         }
     );
+    t += &format!("  slot 0 check: {}\n", g.slot_check.message);
     t
 }
 

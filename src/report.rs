@@ -12,11 +12,12 @@ use crate::bms::{BmsError, BmsReading};
 use crate::error::Exit;
 use crate::ev::rules::{self, Action, Charger, Decision, NextRecord, Record, Site};
 use crate::ev::state::Loaded;
+use crate::follow::{self, DessState, SlotCheck};
 use crate::gx::GxSettings;
 use crate::modbus::{Snapshot, Write};
 use crate::plan::{Phase, Plan, Slot, Stage, WindowKind};
 use crate::registers as reg;
-use crate::writes::describe_slot_words;
+use crate::writes::{describe_slot_words, slot_span};
 
 /// `plan` writes nothing; `apply` writes what differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,12 +199,15 @@ pub struct SlotDoc {
     pub start_local: DateTime<Tz>,
     #[serde(serialize_with = "rfc3339")]
     pub end_local: DateTime<Tz>,
+    /// What slot 0's Duration holds for it: seconds on the GX's wall clock.
     pub duration_s: i64,
+    /// The seconds that really elapse (an hour more or less on a daylight-saving night).
+    pub elapsed_s: i64,
     pub soc: u8,
 }
 
 impl SlotDoc {
-    fn new(tz: Tz, s: &Slot) -> SlotDoc {
+    fn new(tz: Tz, gx_tz: Tz, s: &Slot) -> SlotDoc {
         SlotDoc {
             kind: s.kind,
             window: s.window.clone(),
@@ -211,19 +215,23 @@ impl SlotDoc {
             end: s.end,
             start_local: s.start.with_timezone(&tz),
             end_local: s.end.with_timezone(&tz),
-            duration_s: s.duration_s(),
+            duration_s: crate::clock::gx_wall_seconds(gx_tz, s.start, s.end),
+            elapsed_s: s.duration_s(),
             soc: s.soc,
         }
     }
 }
 
-/// Slot 0 as the GX holds it, decoded.
+/// Slot 0 as the GX holds it, decoded on the GX's wall clock: where it starts and where the
+/// GX will stop it, in local time.
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotRegisters {
     pub registers: [u16; 7],
     pub start: i64,
     #[serde(serialize_with = "rfc3339_opt")]
     pub start_local: Option<DateTime<Tz>>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub end_local: Option<DateTime<Tz>>,
     pub duration_s: u16,
     pub soc: u16,
     pub restrictions: u16,
@@ -232,19 +240,18 @@ pub struct SlotRegisters {
 }
 
 impl SlotRegisters {
-    pub fn new(tz: Tz, slot: [u16; 7]) -> SlotRegisters {
-        let start = reg::i32_from_words(slot[4], slot[5]);
+    pub fn new(tz: Tz, gx_tz: Tz, slot: [u16; 7]) -> SlotRegisters {
+        let span = slot_span(&slot, gx_tz);
         SlotRegisters {
             registers: slot,
-            start,
-            start_local: DateTime::<Utc>::from_timestamp(start, 0)
-                .filter(|_| start > 0)
-                .map(|t| t.with_timezone(&tz)),
+            start: reg::i32_from_words(slot[4], slot[5]),
+            start_local: span.map(|(s, _)| s.with_timezone(&tz)),
+            end_local: span.map(|(_, e)| e.with_timezone(&tz)),
             duration_s: slot[1],
             soc: slot[3],
             restrictions: slot[2],
             strategy: slot[6],
-            text: describe_slot_words(&slot, tz),
+            text: describe_slot_words(&slot, tz, gx_tz),
         }
     }
 }
@@ -261,14 +268,14 @@ pub struct SettingsDoc {
 }
 
 impl SettingsDoc {
-    pub fn new(tz: Tz, s: &GxSettings) -> SettingsDoc {
+    pub fn new(tz: Tz, gx_tz: Tz, s: &GxSettings) -> SettingsDoc {
         SettingsDoc {
             ess_state: s.ess_state,
             ess_min_soc: f64::from(s.min_soc_raw) / 10.0,
             hub4_mode: s.hub4_mode,
             battery_capacity_kwh: f64::from(s.capacity_raw) / 10.0,
             dess_mode: s.dess_mode,
-            slot: SlotRegisters::new(tz, s.slot),
+            slot: SlotRegisters::new(tz, gx_tz, s.slot),
         }
     }
 }
@@ -320,16 +327,20 @@ pub struct PlanParts {
 }
 
 impl PlanParts {
-    pub fn new(tz: Tz, p: &Plan) -> PlanParts {
+    pub fn new(tz: Tz, gx_tz: Tz, p: &Plan) -> PlanParts {
         PlanParts {
             stage: p.stage,
             phase: p.phase,
             due: p.due,
             due_local: p.due.map(|d| d.with_timezone(&tz)),
             active: p.active,
-            slot: p.slot.as_ref().map(|s| SlotDoc::new(tz, s)),
+            slot: p.slot.as_ref().map(|s| SlotDoc::new(tz, gx_tz, s)),
             min_soc: p.min_soc,
-            candidates: p.candidates.iter().map(|s| SlotDoc::new(tz, s)).collect(),
+            candidates: p
+                .candidates
+                .iter()
+                .map(|s| SlotDoc::new(tz, gx_tz, s))
+                .collect(),
             reasons: p.reasons.clone(),
         }
     }
@@ -355,10 +366,12 @@ pub struct GxLive {
     pub dess_target_soc: Option<f64>,
     pub battery_capacity_kwh: Option<f64>,
     pub slot: SlotRegisters,
+    /// Whether the GX follows slot 0 now.
+    pub slot_check: SlotCheck,
 }
 
 impl GxLive {
-    pub fn new(tz: Tz, snap: &Snapshot) -> GxLive {
+    pub fn new(tz: Tz, gx_tz: Tz, now: DateTime<Utc>, snap: &Snapshot) -> GxLive {
         let word = |r: reg::Register| snap.word(r.address).unwrap_or(0);
         let mut slot = [0u16; 7];
         if let Some(words) = snap.words(reg::SLOT_BASE, reg::SLOT_WORDS) {
@@ -379,7 +392,18 @@ impl GxLive {
             dess_error_text: crate::gx::dess_error_name(word(reg::DESS_ERROR)),
             dess_target_soc: snap.value(reg::DESS_TARGET_SOC),
             battery_capacity_kwh: snap.value(reg::DESS_CAPACITY),
-            slot: SlotRegisters::new(tz, slot),
+            slot: SlotRegisters::new(tz, gx_tz, slot),
+            slot_check: follow::check(
+                gx_tz,
+                now,
+                &slot,
+                DessState {
+                    mode: word(reg::DESS_MODE),
+                    active: word(reg::DESS_ACTIVE),
+                    error: word(reg::DESS_ERROR),
+                    target_soc: word(reg::DESS_TARGET_SOC),
+                },
+            ),
         }
     }
 }
@@ -479,6 +503,8 @@ impl EvStatus {
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub command: &'static str,
+    /// `status --check`: only whether the GX follows slot 0 decides the exit code.
+    pub check: bool,
     #[serde(flatten)]
     pub head: Head,
     pub bms: BmsPart,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::clock;
 use crate::config::Config;
 use crate::gx::{GxError, GxSettings};
 use crate::modbus::Write;
@@ -26,8 +27,14 @@ pub struct WritePlan {
     pub warnings: Vec<String>,
 }
 
-/// The slot's seven registers for a window, or the cleared slot (start 0, duration 0).
-pub fn slot_words(slot: Option<&Slot>, grid_charge: bool, gx: &str) -> Result<[u16; 7], GxError> {
+/// The slot's seven registers for a window, or the cleared slot (start 0, duration 0). The
+/// duration is counted on the GX's wall clock in `gx_tz`, as the GX counts it.
+pub fn slot_words(
+    slot: Option<&Slot>,
+    grid_charge: bool,
+    gx_tz: Tz,
+    gx: &str,
+) -> Result<[u16; 7], GxError> {
     let restrictions = RESTRICT_BATTERY_TO_GRID
         | if grid_charge {
             0
@@ -42,8 +49,18 @@ pub fn slot_words(slot: Option<&Slot>, grid_charge: bool, gx: &str) -> Result<[u
         address: gx.to_string(),
         start,
     })?;
-    // Validation caps windows at 17 h, so the duration fits; clamp rather than wrap regardless.
-    let duration = u16::try_from(slot.duration_s().max(0)).unwrap_or(u16::MAX);
+    let wall = clock::gx_wall_seconds(gx_tz, slot.start, slot.end);
+    // Validation keeps windows within 65 535 s on the GX's clock; an exotic zone (a two-hour
+    // daylight-saving shift) could still pass it, and a clamped or wrapped value would be a
+    // wrong window: refuse.
+    let duration =
+        u16::try_from(wall)
+            .ok()
+            .filter(|d| *d > 0)
+            .ok_or_else(|| GxError::SlotTooLong {
+                address: gx.to_string(),
+                seconds: wall,
+            })?;
     let start_bits = start32 as u32;
     Ok([
         0,
@@ -67,18 +84,22 @@ fn slot_matches(current: &[u16; 7], wanted: &[u16; 7]) -> bool {
     }
 }
 
-/// Describes a slot as read from the GX, in local time.
-pub fn describe_slot_words(words: &[u16; 7], tz: Tz) -> String {
+/// Where the GX holds a slot as read: from its start to where its wall clock in `gx_tz` stops
+/// it. `None` for an empty slot.
+pub fn slot_span(words: &[u16; 7], gx_tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let start = reg::i32_from_words(words[4], words[5]);
-    if start == 0 || words[1] == 0 {
-        return "empty".to_string();
+    if start <= 0 || words[1] == 0 {
+        return None;
     }
-    match DateTime::<Utc>::from_timestamp(start, 0) {
-        Some(t) => {
-            let end = t + chrono::TimeDelta::seconds(i64::from(words[1]));
-            format!("{} to {} %", local_span(tz, t, end), words[3])
-        }
-        None => format!("start {start}, {} s, to {} %", words[1], words[3]),
+    let t = DateTime::<Utc>::from_timestamp(start, 0)?;
+    Some((t, clock::gx_stop(gx_tz, t, i64::from(words[1]))))
+}
+
+/// Describes a slot as read from the GX, in local time, as the GX will hold it.
+pub fn describe_slot_words(words: &[u16; 7], tz: Tz, gx_tz: Tz) -> String {
+    match slot_span(words, gx_tz) {
+        Some((start, end)) => format!("{} to {} %", local_span(tz, start, end), words[3]),
+        None => "empty".to_string(),
     }
 }
 
@@ -120,7 +141,24 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
         });
     }
 
-    let wanted = slot_words(plan.slot.as_ref(), config.schedule.grid_charge, &address)?;
+    let gx_tz = config.gx.timezone;
+    let wanted = slot_words(
+        plan.slot.as_ref(),
+        config.schedule.grid_charge,
+        gx_tz,
+        &address,
+    )?;
+    if let Some(s) = plan
+        .slot
+        .as_ref()
+        .filter(|s| clock::gx_inexact(gx_tz, s.start, s.end))
+    {
+        out.warnings.push(format!(
+            "the slot {} starts or ends inside the hour the GX's clock ({}) passes twice when the clocks go back: the GX will hold it, pause for part of that hour, and hold it again; move the window's start or end out of that hour",
+            local_span(tz, s.start, s.end),
+            gx_tz.name()
+        ));
+    }
     if !slot_matches(&gx.slot, &wanted) {
         let what = match &plan.slot {
             Some(s) => format!(
@@ -139,7 +177,10 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
         out.writes.push(Write {
             address: reg::SLOT_BASE,
             values: wanted.to_vec(),
-            summary: format!("slot 0: {} → {what}", describe_slot_words(&gx.slot, tz)),
+            summary: format!(
+                "slot 0: {} → {what}",
+                describe_slot_words(&gx.slot, tz, gx_tz)
+            ),
         });
     }
 
@@ -183,7 +224,7 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
         });
         if gx.dess_mode == DESS_AUTO {
             out.warnings.push(
-                "taking Dynamic ESS over from VRM (gx.take_over_dess = true): VRM's own schedule stops".to_string(),
+                "taking Dynamic ESS over from VRM (gx.take_over_dess = true): VRM's own schedule stops, but the GX may still hold VRM's other slots (1 and up) and a TargetSoc that it prefers to slot 0's Soc, none of which Modbus can reach; check with `zcell-scheduler status --check` while the next window runs".to_string(),
             );
         }
     }
@@ -203,6 +244,7 @@ mod tests {
     use super::*;
     use crate::config::Overrides;
     use crate::plan::{Phase, Stage, WindowKind};
+    use chrono_tz::Australia::Hobart;
 
     fn config(extra: &str) -> Config {
         Config::parse(
@@ -256,15 +298,21 @@ mod tests {
 
     #[test]
     fn slot_words_are_big_endian_and_restricted() {
-        let w = slot_words(Some(&slot()), true, "gx").unwrap();
+        let w = slot_words(Some(&slot()), true, Hobart, "gx").unwrap();
         assert_eq!(w[1], 21_600);
         assert_eq!(w[2], 1);
         assert_eq!(
             ((u32::from(w[4]) << 16) | u32::from(w[5])) as i64,
             1_795_000_000
         );
-        assert_eq!(slot_words(Some(&slot()), false, "gx").unwrap()[2], 3);
-        assert_eq!(slot_words(None, true, "gx").unwrap(), [0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(
+            slot_words(Some(&slot()), false, Hobart, "gx").unwrap()[2],
+            3
+        );
+        assert_eq!(
+            slot_words(None, true, Hobart, "gx").unwrap(),
+            [0, 0, 1, 0, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -330,7 +378,8 @@ mod tests {
         let taking = config("take_over_dess = true");
         let w = plan_writes(&taking, &p, &s).unwrap();
         assert_eq!(w.writes.last().unwrap().values, vec![4]);
-        assert!(!w.warnings.is_empty());
+        assert!(w.warnings[0].contains("TargetSoc"), "{:?}", w.warnings);
+        assert!(w.warnings[0].contains("status --check"), "{:?}", w.warnings);
     }
 
     #[test]

@@ -108,20 +108,58 @@ fn evening_then_maintenance_day_then_drain() {
 }
 
 #[test]
-fn daylight_saving_nights_write_true_durations() {
+fn daylight_saving_nights_are_written_on_the_gx_wall_clock() {
     let site = Site::new(3 * DAY, false);
-    // Hobart, clocks back at 03:00 on Sun 5 Apr 2026: 21:00-07:00 is 11 h.
+    // The GX counts Duration on its wall clock: 21:00-07:00 is 36 000 s on both nights, though
+    // 39 600 s elapse when the clocks go back (Sun 5 Apr 2026) and 32 400 s when they go
+    // forward (Sun 4 Oct 2026).
+    for (at, elapsed) in [
+        ("2026-04-04T21:00:00+11:00", 39_600),
+        ("2026-10-03T21:00:00+10:00", 32_400),
+    ] {
+        let r = site.run(&["apply", "--at", at]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let slot = site.gx.state().slot();
+        assert_eq!(slot[1], 36_000, "{at}");
+        assert_eq!(common::slot_start(&slot), unix(at));
+        let r = site.run(&["plan", "--json", "--at", at]);
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(doc["slot"]["duration_s"], 36_000, "{at}");
+        assert_eq!(doc["slot"]["elapsed_s"], elapsed, "{at}");
+        // Read back and decoded on the GX's clock: it stops at 07:00.
+        assert!(
+            doc["gx"]["before"]["slot"]["end_local"]
+                .as_str()
+                .unwrap()
+                .contains("T07:00:00"),
+            "{}",
+            doc["gx"]["before"]["slot"]
+        );
+    }
+}
+
+#[test]
+fn a_gx_left_on_utc_gets_elapsed_seconds() {
+    let site = Site::new(3 * DAY, false);
+    site.write_config("timezone = \"UTC\"", "reserve_soc = 30");
     let r = site.run(&["apply", "--at", "2026-04-04T21:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let slot = site.gx.state().slot();
-    assert_eq!(slot[1], 11 * 3600);
-    assert_eq!(common::slot_start(&slot), unix("2026-04-04T21:00:00+11:00"));
-    // Clocks forward at 02:00 on Sun 4 Oct 2026: 9 h.
-    let r = site.run(&["apply", "--at", "2026-10-03T21:00:00+10:00"]);
+    assert_eq!(site.gx.state().slot()[1], 39_600);
+}
+
+#[test]
+fn plan_warns_of_a_window_in_the_repeated_hour() {
+    let site = Site::new(3 * DAY, false);
+    // A weekend-only charge from 02:30: on Sun 5 Apr 2026 02:30 comes twice.
+    site.write_config(
+        "",
+        "reserve_soc = 30\n[[schedule.normal]]\nstart = \"02:30\"\nend = \"06:00\"",
+    );
+    let r = site.run(&["plan", "--at", "2026-04-04T21:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let slot = site.gx.state().slot();
-    assert_eq!(slot[1], 9 * 3600);
-    assert_eq!(common::slot_start(&slot), unix("2026-10-03T21:00:00+10:00"));
+    assert!(r.stderr.contains("passes twice"), "{}", r.stderr);
+    let r = site.run(&["plan", "--at", "2026-04-11T21:00:00+10:00"]);
+    assert!(!r.stderr.contains("passes twice"), "{}", r.stderr);
 }
 
 #[test]

@@ -275,9 +275,22 @@ fn unschedulable_gx_states_are_refused() {
     let site = holding_site(good());
     site.gx.state().set(100, 5423, 1);
     site.write_config("take_over_dess = true", "reserve_soc = 30");
-    let r = site.run(&["apply"]);
+    let r = site.run(&["apply", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(site.gx.state().get(100, 5423), 4);
+    // Said once, on stderr and in the JSON warnings: what Modbus cannot reach, and how to check.
+    assert_eq!(r.stderr.matches("TargetSoc").count(), 1, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("status --check"),
+        "{doc}"
+    );
+    // Taken over, the next run has nothing to say about it.
+    let r = site.run(&["apply"]);
+    assert!(!r.stderr.contains("TargetSoc"), "{}", r.stderr);
 }
 
 #[test]

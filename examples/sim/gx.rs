@@ -74,6 +74,11 @@ pub struct State {
     /// (unit, first address, values) of every write request, dropped or not.
     pub writes: Vec<(u8, u16, Vec<u16>)>,
     pub connections: u64,
+    /// The GX's own time zone (Settings → System → Time zone): the clock slot 0 is counted on.
+    pub timezone: chrono_tz::Tz,
+    /// A `/Settings/DynamicEss/Schedule/0/TargetSoc` left behind by VRM, which the GX prefers
+    /// to slot 0's Soc and which is not on Modbus.
+    pub stale_target_soc: Option<u16>,
 }
 
 impl State {
@@ -242,6 +247,8 @@ impl GxSim {
             bytes_out: 0,
             writes: Vec::new(),
             connections: 0,
+            timezone: chrono_tz::Australia::Hobart,
+            stale_target_soc: None,
         }));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -426,8 +433,49 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
     }
 }
 
+/// Whether the GX holds slot 0 in force now, as Victron's dynamicess.py decides it: the
+/// window is the naive local time of Start (in the GX's zone) plus Duration seconds, compared
+/// with the naive local time now.
+fn slot_in_force(s: &State) -> bool {
+    let slot = s.slot();
+    let start = i64::from(((u32::from(slot[4]) << 16) | u32::from(slot[5])) as i32);
+    let Some(start) =
+        chrono::DateTime::<chrono::Utc>::from_timestamp(start, 0).filter(|_| start > 0)
+    else {
+        return false;
+    };
+    let from = start.with_timezone(&s.timezone).naive_local();
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .with_timezone(&s.timezone)
+        .naive_local();
+    from <= now && now < from + chrono::TimeDelta::seconds(i64::from(slot[1]))
+}
+
+/// Dynamic ESS's live registers (5400 active, 5404 error, 5407 target in force), computed
+/// from the settings and slot 0 whenever unit 100 is read.
+fn dynamic_ess(s: &State) -> [(u16, u16); 3] {
+    let get = |a: u16| s.get(100, a);
+    let (active, error, target) = if !matches!(get(5423), 1 | 4) {
+        (0, 0, 0)
+    } else if get(2900) == 9 || get(2902) == 3 {
+        (0, 2, 0)
+    } else if get(5420) == 0 {
+        (0, 5, 0)
+    } else if slot_in_force(s) {
+        (1, 0, s.stale_target_soc.unwrap_or(get(5427)))
+    } else {
+        (0, 3, 0)
+    };
+    [(5400, active), (5404, error), (5407, target)]
+}
+
 /// One request against the state: the answer the GX would give.
 fn handle(s: &mut State, unit_id: u8, request: &Request) -> Result<Response, ExceptionCode> {
+    let live = if unit_id == 100 {
+        dynamic_ess(s)
+    } else {
+        [(0, 0); 3]
+    };
     let fault = s.fault;
     let Some(unit) = s.units.get_mut(&unit_id) else {
         return Err(ExceptionCode::GatewayPathUnavailable);
@@ -445,7 +493,12 @@ fn handle(s: &mut State, unit_id: u8, request: &Request) -> Result<Response, Exc
                 return Err(ExceptionCode::IllegalDataAddress);
             }
             let words = addresses
-                .map(|a| unit.values.get(&a).copied().unwrap_or(0))
+                .map(
+                    |a| match live.iter().find(|(l, _)| *l == a && unit_id == 100) {
+                        Some((_, v)) => *v,
+                        None => unit.values.get(&a).copied().unwrap_or(0),
+                    },
+                )
                 .collect();
             return Ok(match request {
                 Request::ReadInputRegisters(..) => Response::ReadInputRegisters(words),

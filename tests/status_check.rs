@@ -1,0 +1,93 @@
+//! `status --check` against the GX simulator, which decides "in force" by the GX's own naive
+//! wall-clock rule and fills Dynamic ESS's live registers (5400, 5404, 5407) from it.
+
+mod common;
+
+use common::{DAY, Site};
+
+/// Slot 0 from `offset_s` seconds from now, lasting `duration_s`, to `soc` %, with Dynamic ESS
+/// external and the battery capacity set.
+fn hold_slot(site: &Site, offset_s: i64, duration_s: u16, soc: u16) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = (now + offset_s) as u32;
+    let mut s = site.gx.state();
+    for (a, v) in [
+        (5420, 100),
+        (5423, 4),
+        (5424, 0),
+        (5425, duration_s),
+        (5426, 1),
+        (5427, soc),
+        (5428, (start >> 16) as u16),
+        (5429, (start & 0xFFFF) as u16),
+        (5430, 0),
+    ] {
+        s.set(100, a, v);
+    }
+}
+
+#[test]
+fn a_slot_in_force_that_the_gx_follows_passes() {
+    let site = Site::new(2 * DAY, false);
+    hold_slot(&site, -3600, 7200, 80);
+    let r = site.run(&["status", "--check"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    common::has(
+        &r.stdout,
+        "the GX follows slot 0: Dynamic ESS active, no error, target 80 %",
+    );
+    let r = site.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["gx"]["slot_check"]["follows"], true, "{}", doc["gx"]);
+    assert_eq!(doc["gx"]["dess_target_soc"], 80.0);
+}
+
+#[test]
+fn a_stale_target_soc_is_named_and_fails_the_check() {
+    let site = Site::new(2 * DAY, false);
+    hold_slot(&site, -3600, 7200, 80);
+    site.gx.state().stale_target_soc = Some(100);
+    let r = site.run(&["status", "--check"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    common::has(&r.stdout, "aims for 100 % (5407), not slot 0's 80 %");
+    common::has(&r.stdout, "TargetSoc left behind by VRM");
+    // Plain `status` reports it without failing.
+    let r = site.run(&["status"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    common::has(&r.stdout, "slot 0 check: the GX does not follow slot 0");
+}
+
+#[test]
+fn a_dynamic_ess_error_fails_the_check() {
+    let site = Site::new(2 * DAY, false);
+    hold_slot(&site, -3600, 7200, 80);
+    site.gx.state().set(100, 5420, 0);
+    let r = site.run(&["status", "--check"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    common::has(&r.stdout, "error 5");
+}
+
+#[test]
+fn no_slot_in_force_passes() {
+    let site = Site::new(2 * DAY, false);
+    hold_slot(&site, 2 * 3600, 3600, 80);
+    let r = site.run(&["status", "--check"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    common::has(&r.stdout, "no slot in force");
+    // An empty slot too.
+    let site = Site::new(2 * DAY, false);
+    let r = site.run(&["status", "--check"]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn the_check_fails_when_the_gx_cannot_be_read() {
+    let site = Site::new(2 * DAY, false);
+    let port = common::closed_port();
+    let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "status", "--check"]);
+    assert_eq!(r.code, 4, "{r:?}");
+    common::has(&r.stdout, "the GX could not be read");
+}
