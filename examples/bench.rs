@@ -83,7 +83,16 @@ fn unsettle(gx: &gx::GxSim, _: &bms::BmsSim) {
 }
 
 fn bench() -> Result<bool, String> {
-    let args = args::Args::from_env();
+    const SPEC: args::Spec = args::Spec {
+        usage: "usage: bench BINARY [--runs N] [--armv7 FILE] [--armv7-glibc FILE]",
+        values: &["--runs", "--armv7", "--armv7-glibc"],
+        switches: &[],
+        positional: true,
+    };
+    let args = match args::Args::from_env(&SPEC) {
+        Ok(a) => a,
+        Err(_) => return Err("see the usage above".to_string()),
+    };
     let binary = PathBuf::from(
         args.first()
             .ok_or("usage: bench BINARY [--runs N] [--armv7 FILE] [--armv7-glibc FILE]")?,

@@ -1,5 +1,6 @@
 //! Runs the BMS simulator on its own:
-//! `cargo run --example bms_sim -- [--port N] [--mode M] [--scenario FILE] [--seconds S]`.
+//! `cargo run --example bms_sim -- [--port N] [--mode M] [--scenario FILE] [--seconds S]`
+//! (`--help` says what each does). It stops by itself after `--seconds` (an hour unless told).
 //!
 //! Without `--scenario` it serves one battery at 63.4 % with maintenance due in 20 hours.
 //! Prints `listening 127.0.0.1:PORT` first.
@@ -11,8 +12,22 @@ mod bms;
 
 use std::time::{Duration, Instant};
 
+const SPEC: args::Spec = args::Spec {
+    usage: "usage: bms_sim [--port N] [--mode M] [--scenario FILE] [--seconds S]
+  --port N          listen on 127.0.0.1:N (default: a free port, printed first)
+  --mode M          ok, chunked, http500, http404, hang, stall, malformed, huge
+  --scenario FILE   serve this status document (default: one battery at 63.4 %, due in 20 h)
+  --seconds S       stop by itself after S seconds (default 3600)",
+    values: &["--port", "--mode", "--scenario", "--seconds"],
+    switches: &[],
+    positional: false,
+};
+
 fn main() -> std::process::ExitCode {
-    let args = args::Args::from_env();
+    let args = match args::Args::from_env(&SPEC) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let value = |flag: &str| args.value(flag);
     let (port, seconds) = (args.port(), args.seconds());
     let body = match value("--scenario") {

@@ -1,6 +1,7 @@
 //! Runs the GX simulator on its own:
-//! `cargo run --example gx_sim -- [--port N] [--fault F] [--seconds S] [--evcs]`
-//! (`--evcs`: a charging station's own server, unit 1, instead of the GX).
+//! `cargo run --example gx_sim -- [--port N] [--fault F] [--seconds S] [--evcs] [--timezone ZONE]
+//! [--stale-target-soc N]` (`--help` says what each does). It stops by itself after `--seconds`
+//! (an hour unless told).
 //!
 //! Prints `listening 127.0.0.1:PORT` on its first line, then a counter line every second while
 //! the counts change, so a script can read how many Modbus requests a run cost.
@@ -12,8 +13,24 @@ mod gx;
 
 use std::time::{Duration, Instant};
 
+const SPEC: args::Spec = args::Spec {
+    usage: "usage: gx_sim [--port N] [--fault F] [--seconds S] [--evcs] [--timezone ZONE] [--stale-target-soc N]
+  --port N               listen on 127.0.0.1:N (default: a free port, printed first)
+  --fault F              none, hang, close-mid-response, wrong-transaction-id, old-firmware, drop-writes
+  --seconds S            stop by itself after S seconds (default 3600)
+  --evcs                 serve an EV charging station's own server (unit 1) instead of the GX
+  --timezone ZONE        the GX's own time zone, the clock it counts slot 0 on (default Australia/Hobart)
+  --stale-target-soc N   a TargetSoc left behind by VRM, which the GX prefers to slot 0's Soc",
+    values: &["--port", "--fault", "--seconds", "--timezone", "--stale-target-soc"],
+    switches: &["--evcs"],
+    positional: false,
+};
+
 fn main() -> std::process::ExitCode {
-    let args = args::Args::from_env();
+    let args = match args::Args::from_env(&SPEC) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let value = |flag: &str| args.value(flag);
     let (port, seconds) = (args.port(), args.seconds());
     let fault = match value("--fault").as_deref().map(gx::Fault::parse) {

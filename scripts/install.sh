@@ -26,7 +26,7 @@ cp "$HERE/gx/cron-run.sh" "$DIR/cron-run.sh" && chmod 755 "$DIR/cron-run.sh"
 cp "$HERE/config.example.toml" "$DIR/config.example.toml"
 if [ ! -f "$DIR/config.toml" ]; then
     cp "$HERE/config.example.toml" "$DIR/config.toml"
-    echo "install.sh: wrote $DIR/config.toml from the example: edit timezone, bms.url and gx.host"
+    echo "install.sh: wrote /data/zcell-scheduler/config.toml from the example"
 fi
 
 if [ ! -f "$RC" ]; then
@@ -35,11 +35,27 @@ if [ ! -f "$RC" ]; then
     : >"$DIR/.created-rc-local"
 fi
 if ! grep -qF '# zcell-scheduler hook' "$RC"; then
-    # Keep a last line without a newline intact.
-    [ -n "$(tail -c 1 "$RC")" ] && printf '\n' >>"$RC" && : >"$DIR/.added-newline"
-    echo "$HOOK" >>"$RC"
+    if grep -qE '^exit([[:space:];]|$)' "$RC"; then
+        # A top-level `exit` (often `exit 0` at the end) would stop rc.local before a hook
+        # appended after it: put the hook just before the first one.
+        awk -v hook="$HOOK" '!done && /^exit([[:space:];]|$)/ { print hook; done = 1 } { print }' \
+            "$RC" >"$RC.zcell-new" && cat "$RC.zcell-new" >"$RC" && rm -f "$RC.zcell-new"
+    else
+        # Keep a last line without a newline intact.
+        [ -n "$(tail -c 1 "$RC")" ] && printf '\n' >>"$RC" && : >"$DIR/.added-newline"
+        echo "$HOOK" >>"$RC"
+    fi
 fi
 chmod 755 "$RC"
 
 ZCELL_ROOT="$ROOT" sh "$DIR/rc.local"
-echo "install.sh: installed in /data/zcell-scheduler; check with: /data/zcell-scheduler/zcell-scheduler --config /data/zcell-scheduler/config.toml plan"
+echo "install.sh: installed in /data/zcell-scheduler."
+if "$DIR/zcell-scheduler" --config "$DIR/config.toml" cron-block >/dev/null 2>&1; then
+    echo "install.sh: the config is valid; check what the next run will do with:"
+else
+    echo "install.sh: next, edit /data/zcell-scheduler/config.toml: set timezone, bms.url and gx.host"
+    echo "  (\"127.0.0.1\" on the GX itself); until then cron runs log what to set and touch no device."
+    echo "  Enable the GX's Modbus TCP server (Settings → Integrations), then check with:"
+fi
+echo "  /data/zcell-scheduler/zcell-scheduler --config /data/zcell-scheduler/config.toml plan"
+echo "  and run sh /data/zcell-scheduler/rc.local after editing [ev] or the time zone."

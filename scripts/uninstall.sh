@@ -1,8 +1,16 @@
 #!/bin/sh
 # Removes zcell-scheduler from a Victron GX: its cron block, its /data/rc.local hook (and the
 # file, if installing created it) and /data/zcell-scheduler, leaving the rest as it was.
+# Your config.toml is kept (as /data/zcell-scheduler/config.toml, alone in that folder) unless
+# you pass --purge. Usage: sh uninstall.sh [--purge]
 # ZCELL_ROOT (tests only) stands in for /.
 set -eu
+PURGE=no
+case "${1:-}" in
+    --purge) PURGE=yes ;;
+    "") ;;
+    *) echo "uninstall.sh: unknown argument $1; usage: sh uninstall.sh [--purge]" >&2; exit 2 ;;
+esac
 
 ROOT=${ZCELL_ROOT:-}
 DIR=$ROOT/data/zcell-scheduler
@@ -39,5 +47,14 @@ if [ -f "$RC" ]; then
     fi
 fi
 
-rm -rf "$DIR"
-echo "uninstall.sh: zcell-scheduler removed"
+if [ "$PURGE" = no ] && [ -f "$DIR/config.toml" ]; then
+    KEEP=$(mktemp "${TMPDIR:-/tmp}/zcell-config.XXXXXX")
+    cp "$DIR/config.toml" "$KEEP"
+    rm -rf "$DIR"
+    mkdir -p "$DIR"
+    mv "$KEEP" "$DIR/config.toml"
+    echo "uninstall.sh: zcell-scheduler removed; your config is kept in /data/zcell-scheduler/config.toml (sh uninstall.sh --purge removes it too)"
+else
+    rm -rf "$DIR"
+    echo "uninstall.sh: zcell-scheduler removed, config included"
+fi

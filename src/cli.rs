@@ -14,9 +14,23 @@ use crate::error::Exit;
 use crate::render::{self, Output};
 use crate::report::{Mode, Refused, Report};
 
+/// What `--help` says after the options.
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  done (also \"nothing to change\")
+  1  the lock was held for 30 s, or an unexpected internal error
+  2  usage or config error; nothing touched
+  3  BMS unreachable or its answer unusable; the safe state was applied if the GX was reachable
+  4  GX (or EV charging station) unreachable, refusing, or not schedulable; nothing written
+     (status --check: a slot in force that the GX does not follow)
+  5  a write did not read back as written
+
+Every config key but timezone, bms.url and gx.host has a default; see
+scripts/config.example.toml, which shows them.";
+
 /// Maintenance-aware charge scheduling for a Redflow ZCell on a Victron GX.
 #[derive(Debug, Parser)]
-#[command(name = "zcell-scheduler", version, about, long_about = None)]
+#[command(name = "zcell-scheduler", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH, value_name = "FILE")]
@@ -30,7 +44,8 @@ pub struct Cli {
     /// IANA time zone, overriding `timezone`.
     #[arg(long, global = true, value_name = "ZONE")]
     pub timezone: Option<String>,
-    /// More detail (-v: the full plan on apply; -vv: every Modbus request).
+    /// More detail: -v the whole report (apply: the plan and its writes; ev-kick: the readings
+    /// and the state file; status --check: the whole status), -vv also every request.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Errors only.
@@ -61,6 +76,7 @@ pub enum Command {
         json: bool,
     },
     /// During a maintenance discharge, charge the EV from the battery; stop when it ends.
+    /// Needs an [ev] section in the config (without one it says so and does nothing).
     EvKick {
         /// Decide and print, but write nothing (neither the charger nor the state file).
         #[arg(long)]
@@ -78,6 +94,17 @@ pub enum Command {
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Print the cron block for this config (for the boot helper); touches no device. With a
+    /// config that is not valid yet it prints a fallback block and exits 2.
+    CronBlock {
+        /// The cron wrapper to run.
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = "/data/zcell-scheduler/cron-run.sh"
+        )]
+        runner: String,
     },
 }
 
@@ -105,35 +132,43 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Usage
-            } else {
-                Exit::Ok
-            };
+            return Exit::Ok;
+        }
+        Err(e) => {
+            // A script that asked for JSON gets one document, even for a usage error.
+            if args.iter().any(|a| a == "--json") {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                let message = first.trim_start_matches("error: ").to_string();
+                let refused = Report::Refused(Refused::new(None, Exit::Usage, &message));
+                render::stdout(&render::json(&refused));
+            }
+            let _ = e.print();
+            return Exit::Usage;
         }
     };
     init_logging(&cli);
+    if let Command::CronBlock { runner } = &cli.command {
+        return cron_block(&cli, runner);
+    }
     let (json, command) = match &cli.command {
         Command::Plan { json, at } => (*json, schedule(Mode::Plan, at)),
         Command::Apply { json, at } => (*json, schedule(Mode::Apply, at)),
         Command::EvKick { json, dry_run } => (*json, Ok(Run::EvKick { dry_run: *dry_run })),
         Command::Status { json, check } => (*json, Ok(Run::Status { check: *check })),
+        Command::CronBlock { .. } => return Exit::Usage,
     };
     let out = Output {
         json,
         quiet: cli.quiet,
         verbose: cli.verbose > 0,
     };
-    let overrides = Overrides {
-        gx: cli.gx.clone(),
-        bms: cli.bms.clone(),
-        timezone: cli.timezone.clone(),
-    };
-    let loaded = Config::load(&cli.config, &overrides).map_err(|e| e.to_string());
+    let loaded = Config::load(&cli.config, &overrides(&cli)).map_err(|e| e.to_string());
     let (config, command) = match (loaded, command) {
         (Ok(config), Ok(command)) => (config, command),
         (Err(e), _) | (_, Err(e)) => {
@@ -148,6 +183,28 @@ where
     let report = app::run(&config, &cli.config, command);
     render::print(out, &config, &report);
     report.exit()
+}
+
+fn overrides(cli: &Cli) -> Overrides {
+    Overrides {
+        gx: cli.gx.clone(),
+        bms: cli.bms.clone(),
+        timezone: cli.timezone.clone(),
+    }
+}
+
+/// `cron-block`: the block for this config, or the fallback block (and exit 2) while the
+/// config is not valid.
+fn cron_block(cli: &Cli, runner: &str) -> Exit {
+    let (lines, exit) = match Config::load(&cli.config, &overrides(cli)) {
+        Ok(config) => (crate::cron::block(&config, runner), Exit::Ok),
+        Err(e) => {
+            render::stderr(&format!("error: {e}"));
+            (crate::cron::fallback(runner, &e.to_string()), Exit::Usage)
+        }
+    };
+    render::stdout(&lines.join("\n"));
+    exit
 }
 
 fn schedule(mode: Mode, at: &Option<String>) -> Result<Run, String> {

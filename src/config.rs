@@ -19,6 +19,13 @@ use thiserror::Error;
 pub const DEFAULT_CONFIG_PATH: &str = "/data/zcell-scheduler/config.toml";
 /// The environment variable that overrides [`DEFAULT_CONFIG_PATH`].
 pub const CONFIG_ENV: &str = "ZCELL_SCHEDULER_CONFIG";
+/// A config file larger than this is refused: a real one is a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// What `scripts/config.example.toml` holds for the BMS until the owner sets it: a value that
+/// fails validation, so an unedited config never reaches a device.
+pub const BMS_PLACEHOLDER: &str = "http://BMS-ADDRESS:3000";
+/// As [`BMS_PLACEHOLDER`], for the GX.
+pub const GX_PLACEHOLDER: &str = "GX-ADDRESS";
 /// A window may span at most this much wall-clock time: the GX counts slot 0's 16-bit
 /// duration (at most 65 535 s) on its own wall clock, so with `gx.timezone` equal to
 /// `timezone` a window's wall-clock length is the duration written, on every night.
@@ -30,16 +37,20 @@ pub const MAX_WINDOW_MINUTES_OTHER_GX_ZONE: u32 = MAX_WINDOW_MINUTES - 60;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error(
-        "cannot read config {path}: {source}; create it (see the README's example) or pass --config FILE"
+        "cannot read config {path}: {source}; create it from scripts/config.example.toml (see the README) or pass --config FILE"
     )]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("config {path} is over 1 MiB: that is not a zcell-scheduler config; check --config")]
+    TooLarge { path: PathBuf },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config key `{key}`: {message}")]
     Invalid { key: String, message: String },
+    #[error("flag {flag}: {message}")]
+    Flag { flag: &'static str, message: String },
 }
 
 impl ConfigError {
@@ -344,10 +355,22 @@ pub struct Overrides {
 impl Config {
     /// Reads and validates the file at `path`, applying command-line overrides.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+            &mut text,
+        )
+        .map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
         Config::parse(&text, overrides).map_err(|e| match e {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
                 path: path.to_path_buf(),
@@ -359,9 +382,10 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        // TOML's own message: the line, the column and a caret under the spot, on several lines.
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<text>"),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: e.to_string().trim_end().to_string(),
         })?;
         build(raw, overrides)
     }
@@ -389,7 +413,10 @@ fn soc_value(key: &str, value: i64) -> Result<u8, ConfigError> {
 }
 
 fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
-    let bad = || ConfigError::invalid("--gx", format!("`{text}` is not HOST or HOST:PORT"));
+    let bad = || ConfigError::Flag {
+        flag: "--gx",
+        message: format!("`{text}` is not HOST or HOST:PORT"),
+    };
     if let Some(rest) = text.strip_prefix('[') {
         let (host, tail) = rest.split_once(']').ok_or_else(bad)?;
         let port = match tail.strip_prefix(':') {
@@ -458,6 +485,12 @@ fn build_bms(raw: Option<RawBms>, url_override: Option<String>) -> Result<BmsCon
     let url = url_override.or(raw.url).ok_or_else(|| {
         ConfigError::invalid("bms.url", "is required, e.g. \"http://192.168.1.50:3000\"")
     })?;
+    if url == BMS_PLACEHOLDER {
+        return Err(ConfigError::invalid(
+            "bms.url",
+            "still holds the example placeholder: set your BMS's address, e.g. \"http://192.168.1.50:3000\"",
+        ));
+    }
     Ok(BmsConfig {
         url: check_bms_url(&url)?,
         timeout_s: timeout_value("bms.timeout_s", raw.timeout_s.unwrap_or(5))?,
@@ -485,10 +518,17 @@ fn build_gx(
             port = p;
         }
     }
+    let host = host
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ConfigError::invalid("gx.host", "is required, e.g. \"192.168.1.60\""))?;
+    if host == GX_PLACEHOLDER {
+        return Err(ConfigError::invalid(
+            "gx.host",
+            "still holds the example placeholder: set the GX's address (\"127.0.0.1\" when the tool runs on the GX itself)",
+        ));
+    }
     Ok(GxConfig {
-        host: host
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| ConfigError::invalid("gx.host", "is required, e.g. \"192.168.1.60\""))?,
+        host,
         port,
         unit: raw.unit.unwrap_or(100),
         timeout_s: timeout_value("gx.timeout_s", raw.timeout_s.unwrap_or(5))?,
@@ -1142,6 +1182,45 @@ host = "127.0.0.1"
             let c = parse(&MINIMAL.replace("http://127.0.0.1:3000", good)).unwrap();
             assert_eq!(c.bms.url, good.trim_end_matches('/'));
         }
+    }
+
+    #[test]
+    fn placeholders_name_what_to_set() {
+        let e = err_text(&MINIMAL.replace("http://127.0.0.1:3000", BMS_PLACEHOLDER));
+        assert!(
+            e.contains("bms.url") && e.contains("placeholder: set your BMS's address"),
+            "{e}"
+        );
+        let e = err_text(&MINIMAL.replace("host = \"127.0.0.1\"", "host = \"GX-ADDRESS\""));
+        assert!(e.contains("gx.host") && e.contains("placeholder"), "{e}");
+    }
+
+    #[test]
+    fn toml_errors_keep_line_column_and_caret() {
+        let e = err_text(&format!("{MINIMAL}[schedule]\nreserve_soc = = 3\n"));
+        assert!(e.contains("line 8, column"), "{e}");
+        assert!(e.lines().count() >= 3 && e.contains('^'), "{e}");
+    }
+
+    #[test]
+    fn flags_are_called_flags() {
+        let o = Overrides {
+            gx: Some("host:port".into()),
+            ..Overrides::default()
+        };
+        let e = Config::parse(MINIMAL, &o).unwrap_err().to_string();
+        assert!(e.starts_with("flag --gx:"), "{e}");
+    }
+
+    #[test]
+    fn a_file_over_1_mib_is_refused() {
+        let path = std::env::temp_dir().join(format!("zcell-big-{}.toml", std::process::id()));
+        let mut text = MINIMAL.to_string();
+        text.push_str(&"#".repeat(MAX_CONFIG_BYTES as usize));
+        std::fs::write(&path, text).unwrap();
+        let e = Config::load(&path, &Overrides::default()).unwrap_err();
+        assert!(matches!(e, ConfigError::TooLarge { .. }), "{e}");
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! The shell:
 //! - [`bms`]: the Redflow BMS over HTTP (ureq); [`modbus`] and [`gx`]: the GX over Modbus-TCP
 //!   (tokio-modbus); [`net`]: name lookups with a deadline, network failures by kind;
-//! - [`lock`]: one writing run at a time;
+//! - [`lock`]: one writing run at a time; [`cron`]: the cron block for a config;
 //! - [`app`]: the commands, each returning a [`report`]; [`render`]: prints a report as text
 //!   or JSON; [`cli`]: the command line; [`error`]: the exit codes.
 
@@ -24,6 +24,7 @@ pub mod bms;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cron;
 pub mod error;
 pub mod ev;
 pub mod follow;

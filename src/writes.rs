@@ -203,9 +203,9 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
             let floor = f64::from(config.schedule.maintenance_min_soc);
             if plan.phase == crate::plan::Phase::Maintenance && held > floor {
                 out.warnings.push(format!(
-                    "the GX's ESS minimum SoC is {} % and schedule.reserve_soc is not set, so this tool leaves it alone: it will hold the battery above {} % during maintenance; set reserve_soc to let the tool manage it, or lower it on the GX",
-                    format_tenths(gx.min_soc_raw),
-                    config.schedule.maintenance_min_soc
+                    "the GX's ESS minimum SoC is {held} % and schedule.reserve_soc is not set, so this tool leaves it alone: the GX will hold the battery above {held} % during maintenance, not the {floor} % of schedule.maintenance_min_soc; set reserve_soc to let the tool manage it, or lower it on the GX",
+                    held = format_tenths(gx.min_soc_raw),
+                    floor = config.schedule.maintenance_min_soc
                 ));
             }
         }
@@ -394,6 +394,13 @@ mod tests {
         let w = plan_writes(&c, &plan(None, None, Phase::Maintenance), &settings()).unwrap();
         assert_eq!(w.writes, vec![]);
         assert!(w.warnings[0].contains("reserve_soc"), "{:?}", w.warnings);
+        // The value it is about: the GX's 10 %, not maintenance_min_soc's 0 %.
+        assert!(
+            w.warnings[0]
+                .contains("will hold the battery above 10 % during maintenance, not the 0 %"),
+            "{:?}",
+            w.warnings
+        );
         let w = plan_writes(&c, &plan(None, None, Phase::Normal), &settings()).unwrap();
         assert!(w.warnings.is_empty());
     }

@@ -1,5 +1,6 @@
 //! The GX install scripts, run with POSIX `sh` against a fake root (a temporary directory
-//! standing in for `/`, `/data` and `/etc/crontab`).
+//! standing in for `/`, `/data` and `/etc/crontab`), inside `unshare -n`: no network at all,
+//! so nothing an installed config names can be reached.
 
 mod common;
 
@@ -25,22 +26,44 @@ fn fake_root(rc_local: Option<&str>) -> TempDir {
     root
 }
 
-fn sh(root: &Path, script: &str, args: &[&str]) -> common::Run {
+/// Runs `sh SCRIPT ARGS` with no network, the fake root standing in for /.
+fn sh_code(root: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> common::Run {
     let path = format!("{}/{script}", scripts());
-    let mut all = vec![path.as_str()];
+    let mut all = vec!["-n", "sh", path.as_str()];
     all.extend_from_slice(args);
     let root_text = root.display().to_string();
-    let r = run_command("sh", &all, &[("ZCELL_ROOT", root_text.as_str())]);
+    let mut envs = vec![("ZCELL_ROOT", root_text.as_str())];
+    envs.extend_from_slice(env);
+    let r = run_command("unshare", &all, &envs);
+    assert!(
+        !r.stderr.contains("unshare: "),
+        "these tests need `unshare -n` (util-linux, as root): {r:?}"
+    );
+    r
+}
+
+fn sh(root: &Path, script: &str, args: &[&str]) -> common::Run {
+    let r = sh_code(root, script, args, &[]);
     assert_eq!(r.code, 0, "{script}: {r:?}");
     r
+}
+
+/// A valid config for the fake GX: loopback addresses with nothing behind them.
+fn valid_config(root: &Path, extra: &str) {
+    let closed = common::closed_port();
+    std::fs::write(
+        root.join("data/zcell-scheduler/config.toml"),
+        format!("timezone = 'Australia/Hobart'\n[bms]\nurl = 'http://127.0.0.1:{closed}'\n[gx]\nhost = '127.0.0.1'\nport = {closed}\n{extra}"),
+    )
+    .unwrap();
 }
 
 fn read(root: &Path, path: &str) -> String {
     std::fs::read_to_string(root.join(path)).unwrap_or_default()
 }
 
-fn install(root: &Path) {
-    sh(root, "install.sh", &[common::BIN]);
+fn install(root: &Path) -> common::Run {
+    sh(root, "install.sh", &[common::BIN])
 }
 
 #[test]
@@ -54,16 +77,21 @@ fn install_twice_gives_one_hook_and_one_block() {
     let cron = read(&root.0, "etc/crontab");
     assert_eq!(cron.matches("# BEGIN zcell-scheduler").count(), 1, "{cron}");
     assert!(cron.starts_with(ORIGINAL_CRONTAB), "{cron}");
+    // The example config still holds its placeholders: a fallback block whose runs say so.
+    assert!(cron.contains("# the config is not valid yet"), "{cron}");
+    // With a valid config the helper writes the real block.
+    valid_config(&root.0, "");
+    sh(&root.0, "gx/rc.local", &[]);
+    let cron = read(&root.0, "etc/crontab");
     assert!(
         cron.contains(
-            "CRON_TZ=Australia/Hobart\n0 7,21 * * * root /data/zcell-scheduler/cron-run.sh apply\n"
+            "CRON_TZ=Australia/Hobart\n0 7,21 * * * root /data/zcell-scheduler/cron-run.sh apply\n5 * * * * root /data/zcell-scheduler/cron-run.sh --failures-only status --check\n"
         ),
         "{cron}"
     );
-    assert!(
-        !cron.contains("ev-kick"),
-        "no [ev] in the example config: {cron}"
-    );
+    assert!(!cron.contains("not valid"), "{cron}");
+    assert!(!cron.contains("ev-kick"), "no [ev]: {cron}");
+    assert_eq!(cron.matches("# BEGIN zcell-scheduler").count(), 1, "{cron}");
     assert!(root.0.join("data/zcell-scheduler/zcell-scheduler").exists());
     assert!(root.0.join("data/zcell-scheduler/config.toml").exists());
 }
@@ -72,7 +100,8 @@ fn install_twice_gives_one_hook_and_one_block() {
 fn install_keeps_an_existing_config() {
     let root = fake_root(None);
     std::fs::create_dir_all(root.0.join("data/zcell-scheduler")).unwrap();
-    let mine = "timezone = \"Europe/London\"\n[ev]\nenabled = true\n";
+    // Single quotes are as good TOML as double ones.
+    let mine = "timezone = 'Europe/London'\n[bms]\nurl = 'http://127.0.0.1:9'\n[gx]\nhost = '127.0.0.1'\n[ev]\nenabled = true\n";
     std::fs::write(root.0.join("data/zcell-scheduler/config.toml"), mine).unwrap();
     install(&root.0);
     assert_eq!(read(&root.0, "data/zcell-scheduler/config.toml"), mine);
@@ -121,7 +150,7 @@ fn uninstall_restores_the_files_exactly() {
     ] {
         let root = fake_root(rc);
         install(&root.0);
-        sh(&root.0, "uninstall.sh", &[]);
+        sh(&root.0, "uninstall.sh", &["--purge"]);
         assert_eq!(read(&root.0, "etc/crontab"), ORIGINAL_CRONTAB);
         match rc {
             Some(text) => assert_eq!(read(&root.0, "data/rc.local"), text),
@@ -138,33 +167,24 @@ fn uninstall_restores_the_files_exactly() {
 fn cron_run_logs_failures_with_a_cap() {
     let root = fake_root(None);
     install(&root.0);
-    // Loopback ports with nothing behind them: the run fails fast (BMS unreachable, exit 3).
-    let closed = common::closed_port();
-    std::fs::write(
-        root.0.join("data/zcell-scheduler/config.toml"),
-        format!("timezone = \"UTC\"\n[bms]\nurl = \"http://127.0.0.1:{closed}\"\n[gx]\nhost = \"127.0.0.1\"\nport = {closed}\n"),
-    )
-    .unwrap();
-    let root_text = root.0.display().to_string();
-    let script = format!("{}/gx/cron-run.sh", scripts());
-    let env = [
-        ("ZCELL_ROOT", root_text.as_str()),
-        ("ZCELL_LOG_MAX_BYTES", "2000"),
-    ];
-    let r = run_command("sh", &[&script, "plan"], &env);
+    // No network and nothing behind the ports: the run fails fast (BMS unreachable, exit 3).
+    valid_config(&root.0, "");
+    let env = [("ZCELL_LOG_MAX_BYTES", "2000")];
+    let run = |args: &[&str]| sh_code(&root.0, "gx/cron-run.sh", args, &env);
+    let r = run(&["plan"]);
     assert_eq!(r.code, 3, "the exit code is passed on: {r:?}");
     let log = read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
     assert!(log.contains("plan (exit 3)"), "{log}");
     assert!(log.contains("BMS http://127.0.0.1:"), "{log}");
     for _ in 0..10 {
-        run_command("sh", &[&script, "plan"], &env);
+        run(&["plan"]);
     }
     let size = std::fs::metadata(root.0.join("data/zcell-scheduler/zcell-scheduler.log"))
         .unwrap()
         .len();
     assert!(size <= 2000, "log capped: {size} bytes");
     // ev-kick (every 5 minutes) logs apart, so it never pushes apply's history out.
-    let r = run_command("sh", &[&script, "ev-kick"], &env);
+    let r = run(&["ev-kick"]);
     assert_eq!(r.code, 0, "{r:?}");
     let log = read(&root.0, "data/zcell-scheduler/ev-kick.log");
     assert!(log.contains("ev-kick (exit 0)"), "{log}");
@@ -174,8 +194,18 @@ fn cron_run_logs_failures_with_a_cap() {
 }
 
 #[test]
-fn example_config_is_valid() {
-    let text = std::fs::read_to_string(format!("{}/config.example.toml", scripts())).unwrap();
+fn example_config_is_valid_once_its_placeholders_are_set() {
+    let example = std::fs::read_to_string(format!("{}/config.example.toml", scripts())).unwrap();
+    let refused = zcell_scheduler::config::Config::parse(&example, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("bms.url") && refused.contains("placeholder"),
+        "{refused}"
+    );
+    let text = example
+        .replace("http://BMS-ADDRESS:3000", "http://127.0.0.1:3000")
+        .replace("\"GX-ADDRESS\"", "\"127.0.0.1\"");
     let config = zcell_scheduler::config::Config::parse(&text, &Default::default()).unwrap();
     assert_eq!(config.schedule.normal.len(), 2);
     assert_eq!(config.peaks.len(), 2);
@@ -199,4 +229,123 @@ fn example_config_is_valid() {
         .unwrap();
     assert!(ev.enabled);
     assert_eq!((ev.unit, ev.current_a, ev.phases.len()), (40, 6, 3));
+}
+
+#[test]
+fn the_hook_goes_before_a_top_level_exit() {
+    let rc = "#!/bin/sh\n/data/other-tool/start.sh &\nif false; then\n    exit 1\nfi\nexit 0\n";
+    let root = fake_root(Some(rc));
+    install(&root.0);
+    let installed = read(&root.0, "data/rc.local");
+    let hook = installed.find("# zcell-scheduler hook").unwrap();
+    let exit = installed.find("\nexit 0").unwrap();
+    assert!(
+        hook < exit,
+        "the hook must run before `exit 0`:\n{installed}"
+    );
+    // The indented `exit 1` inside the if is not the top level: the hook is not put there.
+    assert!(
+        installed.contains("fi\n[ -x /data/zcell-scheduler/rc.local ]"),
+        "{installed}"
+    );
+    // Run as the boot would: the hook runs and writes the block.
+    std::fs::write(root.0.join("etc/crontab"), ORIGINAL_CRONTAB).unwrap();
+    let hooked = installed.replace(
+        "/data/zcell-scheduler/rc.local",
+        &format!("{}/data/zcell-scheduler/rc.local", root.0.display()),
+    );
+    std::fs::write(root.0.join("data/rc.local"), hooked).unwrap();
+    let boot = run_command(
+        "unshare",
+        &[
+            "-n",
+            "sh",
+            &root.0.join("data/rc.local").display().to_string(),
+        ],
+        &[("ZCELL_ROOT", &root.0.display().to_string())],
+    );
+    assert_eq!(boot.code, 0, "{boot:?}");
+    assert!(read(&root.0, "etc/crontab").contains("# BEGIN zcell-scheduler"));
+    // Uninstall takes the hook back out and leaves the file as it was.
+    std::fs::write(root.0.join("data/rc.local"), &installed).unwrap();
+    sh(&root.0, "uninstall.sh", &["--purge"]);
+    assert_eq!(read(&root.0, "data/rc.local"), rc);
+}
+
+#[test]
+fn an_unedited_config_refuses_to_run_and_says_what_to_set() {
+    let root = fake_root(None);
+    let r = install(&root.0);
+    assert!(
+        r.stdout
+            .contains("next, edit /data/zcell-scheduler/config.toml"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("plan"), "{r:?}");
+    let r = sh_code(&root.0, "gx/cron-run.sh", &["apply"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let log = read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
+    assert!(log.contains("apply (exit 2)"), "{log}");
+    assert!(
+        log.contains("still holds the example placeholder: set your BMS's address"),
+        "{log}"
+    );
+    // One line of error, and no lock file: nothing but the config was read.
+    assert_eq!(
+        log.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        !root
+            .0
+            .join("data/zcell-scheduler/zcell-scheduler.lock")
+            .exists()
+    );
+}
+
+#[test]
+fn failures_only_logs_only_failures() {
+    let root = fake_root(None);
+    install(&root.0);
+    valid_config(&root.0, "");
+    let log = || read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
+    // No network: the GX cannot be read, so the check fails and is logged.
+    let r = sh_code(
+        &root.0,
+        "gx/cron-run.sh",
+        &["--failures-only", "status", "--check"],
+        &[],
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(log().contains("status --check (exit 4)"), "{}", log());
+    // A run that succeeds (cron-block) leaves no line.
+    let before = log();
+    let r = sh_code(
+        &root.0,
+        "gx/cron-run.sh",
+        &["--failures-only", "cron-block"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(log(), before);
+}
+
+#[test]
+fn uninstall_keeps_the_config_unless_purged() {
+    let root = fake_root(Some(ORIGINAL_RC));
+    install(&root.0);
+    valid_config(&root.0, "# mine\n");
+    let mine = read(&root.0, "data/zcell-scheduler/config.toml");
+    let r = sh(&root.0, "uninstall.sh", &[]);
+    assert!(r.stdout.contains("config is kept"), "{r:?}");
+    assert_eq!(read(&root.0, "data/zcell-scheduler/config.toml"), mine);
+    assert!(!root.0.join("data/zcell-scheduler/zcell-scheduler").exists());
+    assert_eq!(read(&root.0, "etc/crontab"), ORIGINAL_CRONTAB);
+    assert_eq!(read(&root.0, "data/rc.local"), ORIGINAL_RC);
+    // Installing again keeps it; --purge takes it away.
+    install(&root.0);
+    assert_eq!(read(&root.0, "data/zcell-scheduler/config.toml"), mine);
+    sh(&root.0, "uninstall.sh", &["--purge"]);
+    assert!(!root.0.join("data/zcell-scheduler").exists());
 }

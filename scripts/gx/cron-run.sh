@@ -1,8 +1,15 @@
 #!/bin/sh
 # Runs one zcell-scheduler command from cron and keeps its output in a size-capped log
-# (Venus OS has no cron mail). Usage: cron-run.sh apply | ev-kick
+# (Venus OS has no cron mail). Usage: cron-run.sh [--failures-only] COMMAND [ARGS...]
+# --failures-only: log a run only when it fails (for hourly checks, so the log does not fill
+# with good news). A failure also goes to syslog with logger.
 # ZCELL_ROOT (tests only) stands in for /.
 DIR=${ZCELL_ROOT:-}/data/zcell-scheduler
+FAILURES_ONLY=no
+if [ "${1:-}" = --failures-only ]; then
+    FAILURES_ONLY=yes
+    shift
+fi
 # ev-kick runs every 5 minutes: its own log, so it never pushes apply's history out.
 case "$1" in
     ev-kick) LOG=$DIR/ev-kick.log ;;
@@ -12,7 +19,7 @@ MAX_BYTES=${ZCELL_LOG_MAX_BYTES:-262144}
 
 OUT=$("$DIR/zcell-scheduler" --config "$DIR/config.toml" "$@" 2>&1)
 CODE=$?
-if [ -n "$OUT" ] || [ "$CODE" != 0 ]; then
+if [ "$CODE" != 0 ] || { [ -n "$OUT" ] && [ "$FAILURES_ONLY" = no ]; }; then
     {
         echo "$(date -u '+%Y-%m-%dT%H:%M:%SZ') $* (exit $CODE)"
         [ -n "$OUT" ] && echo "$OUT"
