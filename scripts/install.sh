@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs zcell-scheduler on a Victron GX (run it on the GX, as root):
 #   sh install.sh [path/to/zcell-scheduler]
-# Puts the binary, an example config (only if none exists), the boot helper and the cron
-# wrapper under /data/zcell-scheduler/ (/data survives firmware updates), hooks the helper
+# Puts the binary, an example config (only if none exists), the boot helper, the cron
+# wrapper and uninstall.sh under /data/zcell-scheduler/ (/data survives firmware updates), hooks the helper
 # into /data/rc.local once, and runs the helper so the cron block is written now.
 # ZCELL_ROOT (tests only) stands in for /.
 set -eu
@@ -15,7 +15,7 @@ RC=$ROOT/data/rc.local
 HOOK='[ -x /data/zcell-scheduler/rc.local ] && /data/zcell-scheduler/rc.local # zcell-scheduler hook'
 
 [ -f "$SRC" ] || { echo "install.sh: no binary at $SRC; pass its path as the first argument" >&2; exit 2; }
-for f in gx/rc.local gx/cron-run.sh config.example.toml; do
+for f in gx/rc.local gx/cron-run.sh config.example.toml uninstall.sh; do
     [ -f "$HERE/$f" ] || { echo "install.sh: $HERE/$f is missing; run install.sh from the unpacked scripts/ folder" >&2; exit 2; }
 done
 
@@ -24,6 +24,7 @@ cp "$SRC" "$DIR/zcell-scheduler.new" && chmod 755 "$DIR/zcell-scheduler.new" && 
 cp "$HERE/gx/rc.local" "$DIR/rc.local" && chmod 755 "$DIR/rc.local"
 cp "$HERE/gx/cron-run.sh" "$DIR/cron-run.sh" && chmod 755 "$DIR/cron-run.sh"
 cp "$HERE/config.example.toml" "$DIR/config.example.toml"
+cp "$HERE/uninstall.sh" "$DIR/uninstall.sh"
 if [ ! -f "$DIR/config.toml" ]; then
     cp "$HERE/config.example.toml" "$DIR/config.toml"
     echo "install.sh: wrote /data/zcell-scheduler/config.toml from the example"

@@ -337,7 +337,13 @@ fn uninstall_keeps_the_config_unless_purged() {
     install(&root.0);
     valid_config(&root.0, "# mine\n");
     let mine = read(&root.0, "data/zcell-scheduler/config.toml");
-    let r = sh(&root.0, "uninstall.sh", &[]);
+    // The installed copy, as the README says to run it.
+    let r = run_command(
+        "unshare",
+        &["-n", "sh", &root.0.join("data/zcell-scheduler/uninstall.sh").display().to_string()],
+        &[("ZCELL_ROOT", &root.0.display().to_string())],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("config is kept"), "{r:?}");
     assert_eq!(read(&root.0, "data/zcell-scheduler/config.toml"), mine);
     assert!(!root.0.join("data/zcell-scheduler/zcell-scheduler").exists());
