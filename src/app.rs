@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::bms;
 use crate::config::{Config, EvConfig};
+use crate::drain::{self, Readings};
 use crate::error::Exit;
 use crate::ev::charger;
 use crate::ev::rules::{self, Decision, Inputs, NextRecord, Record};
@@ -20,9 +21,9 @@ use crate::lock;
 use crate::modbus::{Device, Write};
 use crate::plan;
 use crate::report::{
-    BmsPart, ChargerPart, DecisionDoc, EvStatus, Failures, GxBefore, GxLive, Head, KickDisabled,
-    KickReport, Mode, Part, PlanParts, PlanReport, Refused, Report, SettingsDoc, SiteDoc,
-    StateFileDoc, StatusReport,
+    BmsPart, ChargerPart, DecisionDoc, DrainDoc, EvStatus, Failures, GxBefore, GxLive, Head,
+    KickDisabled, KickReport, Mode, Part, PlanParts, PlanReport, Refused, Report, SettingsDoc,
+    SiteDoc, StateFileDoc, StatusReport,
 };
 use crate::writes::{self, WritePlan};
 
@@ -135,7 +136,27 @@ pub fn schedule(
         Ok(reading) => plan::plan(config, now, reading),
         Err(e) => plan::safe_plan(config, now, e.short()),
     };
-    let (mut device, gx, write_plan) = prepare_gx(config, &plan);
+    let GxRead {
+        mut device,
+        settings,
+        readings,
+        notes,
+    } = read_gx(config, &plan);
+    warnings.extend(notes);
+    let forecast = readings.and_then(|r| drain::forecast(config, &plan, &r));
+    let plan = drain::with_export(config, plan, forecast.as_ref());
+    warnings.extend(
+        forecast
+            .as_ref()
+            .and_then(|f| drain::late_warning(config, &plan, f)),
+    );
+    let (gx, write_plan) = match settings {
+        Ok(s) => match writes::plan_writes(config, &plan, &s) {
+            Ok(w) => (Ok(s), w),
+            Err(e) => (Err(e), WritePlan::default()),
+        },
+        Err(e) => (Err(e), WritePlan::default()),
+    };
     let mut write_error = None;
     let mut applied = false;
     if let (Mode::Apply, Ok(_), Some(d)) = (mode, &gx, &mut device) {
@@ -176,6 +197,7 @@ pub fn schedule(
         min_soc: parts.min_soc,
         candidates: parts.candidates,
         reasons: parts.reasons,
+        drain: forecast.as_ref().map(DrainDoc::new),
         gx: GxBefore {
             ok: gx.is_ok(),
             error: gx.as_ref().err().map(ToString::to_string),
@@ -192,20 +214,52 @@ pub fn schedule(
     }
 }
 
-/// Connects, reads the settings and decides the writes; the device stays open for writing.
-fn prepare_gx(
-    config: &Config,
-    plan: &plan::Plan,
-) -> (Option<Device>, Result<gx::GxSettings, GxError>, WritePlan) {
+/// What `plan` and `apply` read from the GX; the device stays open for writing.
+struct GxRead {
+    device: Option<Device>,
+    settings: Result<gx::GxSettings, GxError>,
+    /// For the drain forecast, in the maintenance phase only.
+    readings: Option<Readings>,
+    /// What the owner should know about those readings.
+    notes: Vec<String>,
+}
+
+/// Connects and reads the settings; in the maintenance phase also the battery SoC, the loads
+/// and (with `[ev]`) the charger, for the drain forecast.
+fn read_gx(config: &Config, plan: &plan::Plan) -> GxRead {
     let mut device = match gx::connect(&config.gx) {
         Ok(d) => d,
-        Err(e) => return (None, Err(e.into()), WritePlan::default()),
+        Err(e) => {
+            return GxRead {
+                device: None,
+                settings: Err(e.into()),
+                readings: None,
+                notes: Vec::new(),
+            };
+        }
     };
-    let result = gx::read_settings(&mut device)
-        .and_then(|settings| writes::plan_writes(config, plan, &settings).map(|w| (settings, w)));
-    match result {
-        Ok((settings, w)) => (Some(device), Ok(settings), w),
-        Err(e) => (Some(device), Err(e), WritePlan::default()),
+    let settings = gx::read_settings(&mut device);
+    let mut notes = Vec::new();
+    let wants_forecast = plan.phase == plan::Phase::Maintenance && plan.due.is_some();
+    let readings = match (&settings, wants_forecast) {
+        (Ok(_), true) => gx::read(&mut device, &gx::DRAIN).ok().map(|snap| {
+            let ev = config.ev.as_ref().filter(|ev| ev.enabled);
+            let charger = ev.and_then(|ev| match charger::read_beside(config, ev, &mut device) {
+                Ok(c) => Some((c.power_w, c.status)),
+                Err(e) => {
+                    notes.push(format!("the drain forecast leaves the EV out: {e}"));
+                    None
+                }
+            });
+            gx::drain_readings(&snap, charger)
+        }),
+        _ => None,
+    };
+    GxRead {
+        device: Some(device),
+        settings,
+        readings,
+        notes,
     }
 }
 
@@ -244,6 +298,7 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
         );
         EvStatus::new(part, &state::load(&ev.state_file))
     });
+    let forecast = status_forecast(config, now, &bms, gx.as_ref().ok(), ev_charger.as_ref());
     let (errors, exit_code) = failures.finish();
     StatusReport {
         command: "status",
@@ -251,10 +306,27 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
         head: Head::new(tz, now),
         bms: BmsPart::new(tz, now, &bms),
         gx: Part::new(live),
+        drain: forecast.as_ref().map(DrainDoc::new),
         ev_charger,
         errors,
         exit_code,
     }
+}
+
+/// The drain forecast from what `status` read: the rules' stage from the BMS, the battery and
+/// the loads from the GX, the charger when `[ev]` is enabled.
+fn status_forecast(
+    config: &Config,
+    now: DateTime<Utc>,
+    bms: &Result<bms::BmsReading, bms::BmsError>,
+    snap: Option<&crate::modbus::Snapshot>,
+    ev: Option<&EvStatus>,
+) -> Option<drain::Forecast> {
+    let plan = plan::plan(config, now, bms.as_ref().ok()?);
+    let charger = ev
+        .and_then(|e| e.charger.charger)
+        .map(|c| (c.registers.power_w, c.registers.status));
+    drain::forecast(config, &plan, &gx::drain_readings(snap?, charger))
 }
 
 // ---------------------------------------------------------------- ev-kick

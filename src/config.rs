@@ -251,6 +251,18 @@ pub struct Config {
     pub peaks: Vec<Window>,
     pub schedule: Schedule,
     pub ev: Option<EvConfig>,
+    pub drain: DrainConfig,
+}
+
+/// `[drain]`: the maintenance drain's forecast, and the opt-in drain to the grid.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrainConfig {
+    /// The house's load during the drain, W; unset: the GX's AC loads when the tool runs.
+    pub night_load_w: Option<u32>,
+    /// The drain's deadline, wall-clock; unset: the start of the first after-maintenance window.
+    pub by: Option<ClockTime>,
+    /// Drain to the grid when the forecast says the drain will be late.
+    pub export: bool,
 }
 
 // ---- the file's shape, as serde sees it ----
@@ -265,6 +277,15 @@ struct RawConfig {
     #[serde(default)]
     schedule: RawSchedule,
     ev: Option<RawEv>,
+    drain: Option<RawDrain>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDrain {
+    night_load_w: Option<u32>,
+    by: Option<String>,
+    export: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -448,6 +469,7 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
     check_no_charge_in_peaks(&schedule, &peaks)?;
     check_fits_the_gx_clock(&schedule, timezone, gx.timezone)?;
     let ev = raw.ev.map(build_ev).transpose()?;
+    let drain = raw.drain.map(build_drain).transpose()?.unwrap_or_default();
     Ok(Config {
         timezone,
         bms,
@@ -455,6 +477,32 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         peaks,
         schedule,
         ev,
+        drain,
+    })
+}
+
+fn build_drain(raw: RawDrain) -> Result<DrainConfig, ConfigError> {
+    let by = raw
+        .by
+        .map(|text| {
+            ClockTime::parse(&text).ok_or_else(|| {
+                ConfigError::invalid(
+                    "drain.by",
+                    format!("`{text}` is not a time HH:MM between 00:00 and 23:59"),
+                )
+            })
+        })
+        .transpose()?;
+    if raw.night_load_w == Some(0) {
+        return Err(ConfigError::invalid(
+            "drain.night_load_w",
+            "0 W would never drain the battery: leave it unset to use the GX's loads",
+        ));
+    }
+    Ok(DrainConfig {
+        night_load_w: raw.night_load_w,
+        by,
+        export: raw.export.unwrap_or(false),
     })
 }
 

@@ -92,6 +92,25 @@ pub const LIVE: [Register; 8] = [
     reg::DESS_TARGET_SOC,
 ];
 
+/// What the drain forecast needs from the GX (one request, block 800-919).
+pub const DRAIN: [Register; 4] = [
+    reg::AC_CONSUMPTION_L1,
+    reg::AC_CONSUMPTION_L2,
+    reg::AC_CONSUMPTION_L3,
+    reg::BATTERY_SOC,
+];
+
+/// The drain forecast's readings from a snapshot holding [`DRAIN`], and the charger's
+/// (power, status) when it was read.
+pub fn drain_readings(snap: &Snapshot, charger: Option<(u16, u16)>) -> crate::drain::Readings {
+    let word = |r: Register| snap.word(r.address).unwrap_or(0);
+    crate::drain::Readings {
+        battery_soc: f64::from(word(reg::BATTERY_SOC)),
+        ac_loads_w: reg::AC_CONSUMPTION.map(word),
+        charger,
+    }
+}
+
 /// Everything `status` reads: the live values and the settings.
 pub fn status_registers() -> Vec<Register> {
     LIVE.iter().chain(SETTINGS.iter()).copied().collect()

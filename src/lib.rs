@@ -9,6 +9,7 @@
 //! - [`writes`]: the register writes that make the GX hold a plan, given what it holds now;
 //! - [`ev`]: `ev-kick`, the maintenance discharge into the car (its rules, its charger, its
 //!   state file);
+//! - [`drain`]: the maintenance drain's forecast, and the opt-in drain slot;
 //! - [`follow`]: whether the GX follows slot 0, from what Dynamic ESS reports;
 //! - [`registers`]: the Modbus register map, as data.
 //!
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cron;
+pub mod drain;
 pub mod error;
 pub mod ev;
 pub mod follow;

@@ -22,6 +22,8 @@ pub enum WindowKind {
     Normal,
     Maintenance,
     AfterMaintenance,
+    /// Not a configured window: the drain to the grid (`[drain] export`).
+    Drain,
 }
 
 /// Where the site stands in its maintenance cycle.

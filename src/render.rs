@@ -18,8 +18,8 @@ use crate::modbus::Write;
 use crate::plan::{short_local, span};
 use crate::registers as reg;
 use crate::report::{
-    BatteryDoc, BmsPart, ChargerPart, GxLive, KickDisabled, KickReport, Mode, PlanReport, Report,
-    SlotDoc, StatusReport,
+    BatteryDoc, BmsPart, ChargerPart, DrainDoc, GxLive, KickDisabled, KickReport, Mode, PlanReport,
+    Report, SlotDoc, StatusReport,
 };
 
 /// How the command line asked for output.
@@ -128,11 +128,21 @@ fn full_plan_text(config: &Config, r: &PlanReport) -> String {
     for reason in &r.reasons {
         t += &format!("  • {reason}\n");
     }
+    if let Some(d) = &r.drain {
+        t += &drain_text(tz, d);
+    }
     t += &format!(
         "\nTimeline, 48 h from {} (one column per hour)\n",
         short_local(tz, now)
     );
-    t += &timeline(config, now, &r.candidates, r.slot.as_ref(), r.due);
+    t += &timeline(
+        config,
+        now,
+        &r.candidates,
+        r.slot.as_ref(),
+        r.due,
+        r.drain.as_ref(),
+    );
     t += "\nGX\n";
     match &r.gx.before {
         Some(s) => {
@@ -206,6 +216,34 @@ fn battery_text(tz: Tz, now: DateTime<Utc>, b: &BatteryDoc) -> String {
     )
 }
 
+/// The drain forecast in a few lines.
+fn drain_text(tz: Tz, d: &DrainDoc) -> String {
+    let source = match d.load_source {
+        crate::drain::LoadSource::Gx => "the GX's loads now",
+        crate::drain::LoadSource::Config => "drain.night_load_w",
+    };
+    let finish = match d.finish {
+        Some(f) => format!("empty {}", short_local(tz, f)),
+        None => "never empty (nothing to drain into)".to_string(),
+    };
+    let deadline = match d.deadline {
+        Some(t) => format!(
+            ", deadline {} → {}",
+            short_local(tz, t),
+            if d.on_time { "on time" } else { "LATE" }
+        ),
+        None => ", no deadline".to_string(),
+    };
+    format!(
+        "\nMaintenance drain (forecast)\n  {:.1} kWh from {} at {} W (house {} W from {source}, EV {} W): {finish}{deadline}\n",
+        d.energy_kwh,
+        short_local(tz, d.start),
+        d.load_w + d.ev_w,
+        d.load_w,
+        d.ev_w
+    )
+}
+
 /// `FC06 2901 = 300` or `FC16 5424-5430 = [...]`.
 fn write_text(w: &Write) -> String {
     if w.values.len() == 1 {
@@ -223,13 +261,15 @@ fn write_text(w: &Write) -> String {
 
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
-/// Hour columns over 48 h: peaks `#`, candidate windows `-`, the slot `=`, due `v`, now `^`.
+/// Hour columns over 48 h: peaks `#`, candidate windows `-`, the slot `=`, due `v` (then the
+/// forecast drain `>` to where it is empty, `e`), now `^`.
 pub fn timeline(
     config: &Config,
     now: DateTime<Utc>,
     candidates: &[SlotDoc],
     slot: Option<&SlotDoc>,
     due: Option<DateTime<Utc>>,
+    drain: Option<&DrainDoc>,
 ) -> String {
     let tz = config.timezone;
     const HOURS: i64 = 48;
@@ -278,7 +318,7 @@ pub fn timeline(
     t += &format!("  {:<9}{}\n", "peak", row(&peaks, '#'));
     t += &format!("  {:<9}{}\n", "windows", row(&windows, '-'));
     t += &format!("  {:<9}{}\n", "slot", row(&slot, '='));
-    let due_row = marker(due, 'v');
+    let due_row = due_row(&cells, due, drain);
     if due_row.trim().is_empty() {
         let note = match due {
             Some(d) if d < origin => format!("(maintenance due {}: passed)", short_local(tz, d)),
@@ -290,8 +330,27 @@ pub fn timeline(
         t += &format!("  {:<9}{}\n", "due", due_row.trim_end());
     }
     t += &format!("  {:<9}{}\n", "now", marker(Some(now), '^').trim_end());
-    t += "  # peak  - candidate window  = slot 0  v maintenance due  ^ now\n";
+    t += if drain.is_some() {
+        "  # peak  - candidate window  = slot 0  v maintenance due  > draining  e empty  ^ now\n"
+    } else {
+        "  # peak  - candidate window  = slot 0  v maintenance due  ^ now\n"
+    };
     t
+}
+
+/// The `due` row: `v` at due, then with a forecast `>` while the drain runs and `e` where it
+/// is empty.
+fn due_row(cells: &[Span], due: Option<DateTime<Utc>>, drain: Option<&DrainDoc>) -> String {
+    let within = |t: DateTime<Utc>, (s, e): &Span| *s <= t && t < *e;
+    cells
+        .iter()
+        .map(|cell| match (due, drain) {
+            (Some(d), _) if within(d, cell) => 'v',
+            (_, Some(f)) if f.finish.is_some_and(|t| within(t, cell)) => 'e',
+            (_, Some(f)) if f.start < cell.1 && f.finish.is_none_or(|t| cell.0 < t) => '>',
+            _ => ' ',
+        })
+        .collect()
 }
 
 /// The day names (at each local midnight) and the hours (every 6 columns) above the rows.
@@ -346,6 +405,9 @@ fn status_text(out: Output, config: &Config, s: &StatusReport) -> String {
                 e.as_deref().unwrap_or_default()
             )
         }
+    }
+    if let Some(d) = &s.drain {
+        t += &drain_text(tz, d);
     }
     if let Some(ev) = &s.ev_charger {
         t += &format!("\nEV charger ({})\n", ev.charger.at);

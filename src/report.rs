@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
 use crate::bms::{BmsError, BmsReading};
+use crate::drain::{Forecast, LoadSource};
 use crate::error::Exit;
 use crate::ev::rules::{self, Action, Charger, Decision, NextRecord, Record, Site};
 use crate::ev::state::Loaded;
@@ -305,6 +306,7 @@ pub struct PlanReport {
     pub min_soc: Option<u8>,
     pub candidates: Vec<SlotDoc>,
     pub reasons: Vec<String>,
+    pub drain: Option<DrainDoc>,
     pub gx: GxBefore,
     pub writes: Vec<Write>,
     pub warnings: Vec<String>,
@@ -342,6 +344,39 @@ impl PlanParts {
                 .map(|s| SlotDoc::new(tz, gx_tz, s))
                 .collect(),
             reasons: p.reasons.clone(),
+        }
+    }
+}
+
+/// The maintenance drain's forecast (`null` outside the maintenance phase).
+#[derive(Debug, Clone, Serialize)]
+pub struct DrainDoc {
+    pub energy_kwh: f64,
+    /// The house load, W (without the EV charger's own power).
+    pub load_w: u32,
+    pub load_source: LoadSource,
+    pub ev_w: u32,
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    /// `null`: never (nothing to drain into).
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub finish: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub deadline: Option<DateTime<Utc>>,
+    pub on_time: bool,
+}
+
+impl DrainDoc {
+    pub fn new(f: &Forecast) -> DrainDoc {
+        DrainDoc {
+            energy_kwh: (f.energy_kwh * 100.0).round() / 100.0,
+            load_w: f.load_w,
+            load_source: f.load_source,
+            ev_w: f.ev_w,
+            start: f.start,
+            finish: f.finish,
+            deadline: f.deadline,
+            on_time: f.on_time,
         }
     }
 }
@@ -509,6 +544,7 @@ pub struct StatusReport {
     pub head: Head,
     pub bms: BmsPart,
     pub gx: Part<GxLive>,
+    pub drain: Option<DrainDoc>,
     pub ev_charger: Option<EvStatus>,
     pub errors: Vec<String>,
     pub exit_code: Exit,

@@ -12,7 +12,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::gx::{GxError, GxSettings};
 use crate::modbus::Write;
-use crate::plan::{Plan, Slot, local_span};
+use crate::plan::{Plan, Slot, WindowKind, local_span};
 use crate::registers::{self as reg, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_BATTERY};
 
 /// Dynamic ESS mode values.
@@ -35,14 +35,19 @@ pub fn slot_words(
     gx_tz: Tz,
     gx: &str,
 ) -> Result<[u16; 7], GxError> {
-    let restrictions = RESTRICT_BATTERY_TO_GRID
+    let charge_restrictions = RESTRICT_BATTERY_TO_GRID
         | if grid_charge {
             0
         } else {
             RESTRICT_GRID_TO_BATTERY
         };
     let Some(slot) = slot else {
-        return Ok([0, 0, restrictions, 0, 0, 0, 0]);
+        return Ok([0, 0, charge_restrictions, 0, 0, 0, 0]);
+    };
+    // A drain slot: battery → grid allowed and fed in; grid → battery blocked.
+    let (feed_in, restrictions) = match slot.kind {
+        WindowKind::Drain => (1, RESTRICT_GRID_TO_BATTERY),
+        _ => (0, charge_restrictions),
     };
     let start = slot.start.timestamp();
     let start32 = i32::try_from(start).map_err(|_| GxError::StartOutOfRange {
@@ -63,7 +68,7 @@ pub fn slot_words(
             })?;
     let start_bits = start32 as u32;
     Ok([
-        0,
+        feed_in,
         duration,
         restrictions,
         u16::from(slot.soc),
@@ -161,6 +166,11 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
     }
     if !slot_matches(&gx.slot, &wanted) {
         let what = match &plan.slot {
+            Some(s) if s.kind == WindowKind::Drain => format!(
+                "{} drain to {} %, exporting ([drain] export)",
+                local_span(tz, s.start, s.end),
+                s.soc
+            ),
             Some(s) => format!(
                 "{} charge to {} % ({}{})",
                 local_span(tz, s.start, s.end),
@@ -243,7 +253,7 @@ fn format_tenths(raw: u16) -> String {
 mod tests {
     use super::*;
     use crate::config::Overrides;
-    use crate::plan::{Phase, Stage, WindowKind};
+    use crate::plan::{Phase, Stage};
     use chrono_tz::Australia::Hobart;
 
     fn config(extra: &str) -> Config {

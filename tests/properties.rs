@@ -127,6 +127,7 @@ proptest! {
                 WindowKind::Maintenance => prop_assert!(slot.end <= due),
                 WindowKind::AfterMaintenance => prop_assert!(slot.start >= due),
                 WindowKind::Normal => prop_assert!(false, "normal window in maintenance"),
+                WindowKind::Drain => prop_assert!(false, "the rules alone never drain"),
             }
         }
         if p.stage == Stage::Active {

@@ -340,7 +340,15 @@ fn uninstall_keeps_the_config_unless_purged() {
     // The installed copy, as the README says to run it.
     let r = run_command(
         "unshare",
-        &["-n", "sh", &root.0.join("data/zcell-scheduler/uninstall.sh").display().to_string()],
+        &[
+            "-n",
+            "sh",
+            &root
+                .0
+                .join("data/zcell-scheduler/uninstall.sh")
+                .display()
+                .to_string(),
+        ],
         &[("ZCELL_ROOT", &root.0.display().to_string())],
     );
     assert_eq!(r.code, 0, "{r:?}");

@@ -64,6 +64,24 @@ pub fn read_charger(device: &mut Device, map: &ChargerMap) -> Result<Charger, Gx
     })
 }
 
+/// Reads the charger for a command that keeps the GX connection for itself (`apply`): through
+/// the GX on the evcharger's unit and back to the GX's own unit, or on a connection of its own.
+pub fn read_beside(config: &Config, ev: &EvConfig, gx: &mut Device) -> Result<Charger, GxError> {
+    let map = map_for(ev.via);
+    match ev.via {
+        EvVia::Gx => {
+            gx.set_unit(ev.unit);
+            let reading = read_charger(gx, &map);
+            gx.set_unit(config.gx.unit);
+            reading
+        }
+        EvVia::Evcs => {
+            let mut device = connect_evcs(ev, &config.gx)?;
+            read_charger(&mut device, &map)
+        }
+    }
+}
+
 /// A connection to the charging station's own server (`via = "evcs"`).
 pub fn connect_evcs(ev: &EvConfig, gx: &GxConfig) -> Result<Device, ModbusError> {
     Device::connect(&Endpoint {

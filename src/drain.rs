@@ -1,0 +1,235 @@
+//! The maintenance drain: when it will be empty (a forecast), and the opt-in drain slot that
+//! exports to the grid when it would be late. Pure functions of the config, the plan and what
+//! the GX (and the EV charger) report.
+//!
+//! A ZCell's maintenance discharge only runs as fast as the site uses power. Victron's Dynamic
+//! ESS treats a target-SoC slot whose target is below the battery's SoC, with restrictions 2
+//! (grid → battery blocked, battery → grid allowed) and AllowGridFeedIn 1, as a scheduled
+//! discharge: it feeds the loads and exports the rest at the rate that reaches the target when
+//! the slot ends. A target of 0 % is not a target to the GX, so the drain slot aims for 1 %.
+
+use chrono::{DateTime, Days, TimeDelta, Utc};
+
+use crate::clock;
+use crate::config::Config;
+use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
+use crate::plan::{Phase, Plan, Slot, Stage, WindowKind, local_span, short_local, span};
+
+/// The drain slot's target: the lowest the GX takes as a target.
+pub const DRAIN_SOC: u8 = 1;
+/// A drain slot shorter than this is not worth writing.
+const SHORTEST_DRAIN: TimeDelta = TimeDelta::minutes(5);
+
+/// What the GX and the EV charger report, for the forecast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Readings {
+    /// The GX's battery SoC (843), %.
+    pub battery_soc: f64,
+    /// AC loads L1-L3 (817-819), W, the EV charger's own power included.
+    pub ac_loads_w: [u16; 3],
+    /// The charger's power and status, when `[ev]` is enabled and it was read.
+    pub charger: Option<(u16, u16)>,
+}
+
+/// Where the house load in the forecast comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadSource {
+    /// The GX's AC loads when the tool ran (one reading).
+    Gx,
+    /// `[drain] night_load_w`.
+    Config,
+}
+
+/// When the maintenance drain will be empty, and whether that is in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    pub battery_soc: f64,
+    pub energy_kwh: f64,
+    pub load_w: u32,
+    pub load_source: LoadSource,
+    pub ev_w: u32,
+    pub start: DateTime<Utc>,
+    /// `None`: never (no load to drain into).
+    pub finish: Option<DateTime<Utc>>,
+    /// `None`: no deadline (no `[drain] by` and no after-maintenance window).
+    pub deadline: Option<DateTime<Utc>>,
+    /// Whether the deadline came from `[drain] by`.
+    pub deadline_from_by: bool,
+    pub on_time: bool,
+}
+
+impl Forecast {
+    /// Drain power, W: the house and the EV.
+    pub fn power_w(&self) -> u32 {
+        self.load_w + self.ev_w
+    }
+}
+
+/// The forecast, in the maintenance phase only (`None` otherwise, and in the safe state).
+pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> {
+    let due = plan.due?;
+    if plan.phase != Phase::Maintenance || plan.stage == Stage::Unknown {
+        return None;
+    }
+    let now = plan.now;
+    // Before due, a maintenance window still to end by due will charge the battery first.
+    let soc = if plan.stage == Stage::Approaching {
+        plan.candidates
+            .iter()
+            .filter(|c| c.kind == WindowKind::Maintenance && c.end > now && c.end <= due)
+            .map(|c| f64::from(c.soc))
+            .fold(r.battery_soc, f64::max)
+    } else {
+        r.battery_soc
+    };
+    let energy_kwh = soc.max(0.0) / 100.0 * config.schedule.battery_capacity_kwh;
+    let (ev_power, ev_connected) = match r.charger {
+        Some((power, status)) => (
+            power,
+            STATUS_READY.contains(&status) || status == STATUS_CHARGING,
+        ),
+        None => (0, false),
+    };
+    let (load_w, load_source) = match config.drain.night_load_w {
+        Some(w) => (w, LoadSource::Config),
+        None => {
+            let loads: u32 = r.ac_loads_w.iter().map(|w| u32::from(*w)).sum();
+            (loads.saturating_sub(u32::from(ev_power)), LoadSource::Gx)
+        }
+    };
+    let ev_w = match &config.ev {
+        Some(ev) if ev.enabled && ev_connected => {
+            u32::from(ev.current_a) * u32::from(NOMINAL_VOLTS)
+        }
+        _ => 0,
+    };
+    let start = now.max(due);
+    let (deadline, deadline_from_by) = deadline(config, start);
+    let power = load_w + ev_w;
+    let finish = (power > 0).then(|| {
+        start + TimeDelta::seconds((energy_kwh * 1000.0 / f64::from(power) * 3600.0).round() as i64)
+    });
+    let on_time = match (finish, deadline) {
+        (Some(f), Some(d)) => f <= d,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    Some(Forecast {
+        battery_soc: r.battery_soc,
+        energy_kwh,
+        load_w,
+        load_source,
+        ev_w,
+        start,
+        finish,
+        deadline,
+        deadline_from_by,
+        on_time,
+    })
+}
+
+/// `[drain] by` at or after `start`, else the start of the first after-maintenance window at
+/// or after it; and whether it came from `by`.
+fn deadline(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>, bool) {
+    let tz = config.timezone;
+    if let Some(by) = config.drain.by {
+        let today = clock::local(tz, start).date();
+        let at = [0, 1].into_iter().find_map(|d| {
+            let date = today.checked_add_days(Days::new(d))?;
+            Some(clock::to_instant(tz, date.and_time(by.naive()))).filter(|t| *t >= start)
+        });
+        return (at, true);
+    }
+    let s = &config.schedule;
+    let first = s
+        .after_maintenance
+        .iter()
+        .flat_map(|w| clock::instances(w, tz, &s.holidays, start, 0, 7))
+        .map(|i| i.start)
+        .filter(|t| *t >= start)
+        .min();
+    (first, false)
+}
+
+/// The plan with the drain slot in place of its slot, when `[drain] export` is on, maintenance
+/// is due or running, the forecast is late, a deadline exists and the battery is above 1 %.
+/// Otherwise the plan as it was.
+pub fn with_export(config: &Config, mut plan: Plan, f: Option<&Forecast>) -> Plan {
+    let Some(f) = f else { return plan };
+    let Some(deadline) = f.deadline else {
+        return plan;
+    };
+    let now = plan.now;
+    let wanted = config.drain.export
+        && matches!(plan.stage, Stage::Due | Stage::Active)
+        && !f.on_time
+        && deadline - now >= SHORTEST_DRAIN
+        && f.battery_soc > f64::from(DRAIN_SOC);
+    if !wanted {
+        return plan;
+    }
+    let tz = config.timezone;
+    plan.reasons.push(format!(
+        "the drain would be late ({}) → drain slot: {} to {DRAIN_SOC} %, exporting to the grid what the house does not use ([drain] export)",
+        finish_words(config, f),
+        local_span(tz, now, deadline)
+    ));
+    plan.slot = Some(Slot {
+        kind: WindowKind::Drain,
+        window: "drain".to_string(),
+        start: now,
+        end: deadline,
+        soc: DRAIN_SOC,
+    });
+    plan
+}
+
+/// `finishing Wed 11:45, after the 03:00 refill window` and the like.
+fn finish_words(config: &Config, f: &Forecast) -> String {
+    let tz = config.timezone;
+    let finish = match f.finish {
+        Some(t) => format!("finishing {}", short_local(tz, t)),
+        None => "never finishing (no load to drain into)".to_string(),
+    };
+    match f.deadline {
+        Some(d) if f.deadline_from_by => {
+            format!("{finish}, after drain.by ({})", short_local(tz, d))
+        }
+        Some(d) => format!(
+            "{finish}, after the {} refill window",
+            d.with_timezone(&tz).format("%H:%M")
+        ),
+        None => finish,
+    }
+}
+
+/// The warning for a drain that will be late, with what would help; `None` when on time or
+/// when the drain slot takes care of it.
+pub fn late_warning(config: &Config, plan: &Plan, f: &Forecast) -> Option<String> {
+    if f.on_time
+        || plan
+            .slot
+            .as_ref()
+            .is_some_and(|s| s.kind == WindowKind::Drain)
+    {
+        return None;
+    }
+    let needs = match f.finish {
+        Some(finish) => format!(" needs {}", span(finish - f.start)),
+        None => String::new(),
+    };
+    let ev_on = config.ev.as_ref().is_some_and(|ev| ev.enabled);
+    let help = match (config.drain.export, ev_on && f.ev_w == 0) {
+        (true, _) => "[drain] export drains to the grid once maintenance is due".to_string(),
+        (false, true) => "enable `[drain] export` or plug in the EV".to_string(),
+        (false, false) if ev_on => "enable `[drain] export`".to_string(),
+        (false, false) => "enable `[drain] export`, or `[ev]` with an EV plugged in".to_string(),
+    };
+    Some(format!(
+        "maintenance drain: {:.1} kWh at {} W{needs}, {}; {help}",
+        f.energy_kwh,
+        f.power_w(),
+        finish_words(config, f)
+    ))
+}
