@@ -4,7 +4,9 @@
 //!
 //! Venus OS's cron (cronie) and clock run in UTC; `CRON_TZ` makes the times local.
 
-use crate::config::Config;
+use std::collections::BTreeSet;
+
+use crate::config::{ClockTime, Config};
 
 /// The lines of the block for a valid config; `runner` is the path of `cron-run.sh`.
 pub fn block(config: &Config, runner: &str) -> Vec<String> {
@@ -14,10 +16,34 @@ pub fn block(config: &Config, runner: &str) -> Vec<String> {
         // Hourly, logging only failures: a slot in force that the GX does not follow.
         format!("5 * * * * root {runner} --failures-only status --check"),
     ];
+    if config.drain.export {
+        // A drain slot ends where the refill window starts: write the refill then.
+        for start in refill_starts(config) {
+            lines.push(format!(
+                "{} {} * * * root {runner} apply",
+                start.minutes() % 60,
+                start.minutes() / 60
+            ));
+        }
+    }
     if config.ev.as_ref().is_some_and(|ev| ev.enabled) {
         lines.push(format!("*/5 * * * * root {runner} ev-kick"));
     }
     lines
+}
+
+/// The after-maintenance windows' start times not already covered by 07:00 and 21:00, once
+/// each, in order.
+fn refill_starts(config: &Config) -> Vec<ClockTime> {
+    let covered = [ClockTime::new(7, 0), ClockTime::new(21, 0)];
+    let starts: BTreeSet<ClockTime> = config
+        .schedule
+        .after_maintenance
+        .iter()
+        .map(|w| w.start)
+        .filter(|t| !covered.contains(&Some(*t)))
+        .collect();
+    starts.into_iter().collect()
 }
 
 /// The block while the config is not valid: `apply` twice a day (UTC), which logs why and
@@ -61,5 +87,30 @@ mod tests {
         )
         .unwrap();
         assert!(!block(&off, "r").iter().any(|l| l.contains("ev-kick")));
+    }
+
+    #[test]
+    fn export_adds_an_apply_at_each_refill_window_start() {
+        let text = format!(
+            "{MINIMAL}[drain]\nexport = true\n[[schedule.after_maintenance]]\nstart = '03:30'\nend = '07:00'\n[[schedule.after_maintenance]]\nstart = '21:00'\nend = '23:00'\ndays = 'weekends'\n"
+        );
+        let c = Config::parse(&text, &Overrides::default()).unwrap();
+        let lines = block(&c, "r");
+        assert!(
+            lines.contains(&"30 3 * * * root r apply".to_string()),
+            "{lines:?}"
+        );
+        // 21:00 is already an apply time.
+        assert_eq!(
+            lines.iter().filter(|l| l.ends_with("apply")).count(),
+            2,
+            "{lines:?}"
+        );
+        let defaults = Config::parse(
+            &format!("{MINIMAL}[drain]\nexport = true\n"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(block(&defaults, "r").contains(&"0 3 * * * root r apply".to_string()));
     }
 }

@@ -233,3 +233,193 @@ pub fn late_warning(config: &Config, plan: &Plan, f: &Forecast) -> Option<String
         finish_words(config, f)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bms::{Battery, BmsReading};
+    use crate::config::Overrides;
+    use chrono::NaiveDate;
+    use chrono_tz::Australia::Hobart;
+
+    fn config(extra: &str) -> Config {
+        Config::parse(
+            &format!(
+                "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://127.0.0.1:1\"\n[gx]\nhost = \"127.0.0.1\"\n{extra}"
+            ),
+            &Overrides::default(),
+        )
+        .unwrap()
+    }
+
+    fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        clock::to_instant(
+            Hobart,
+            NaiveDate::from_ymd_opt(2026, 11, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap(),
+        )
+    }
+
+    fn plan_at(c: &Config, now: DateTime<Utc>, due: DateTime<Utc>, stripping: bool) -> Plan {
+        let b = Battery {
+            state_of_charge: 60.0,
+            is_stripping: stripping,
+            strip_pump_run_target: 259_200,
+            strip_pump_run_timer: 259_200 - (due - now).num_seconds(),
+        };
+        crate::plan::plan(c, now, &BmsReading { batteries: vec![b] })
+    }
+
+    fn readings(soc: f64, load: u16) -> Readings {
+        Readings {
+            battery_soc: soc,
+            ac_loads_w: [load, 0, 0],
+            charger: None,
+        }
+    }
+
+    #[test]
+    fn active_drain_late_before_the_refill_window() {
+        // Wed 21:00, stripping at 59 %: 5.9 kWh at 400 W needs 14 h 45 min → Thu 11:45, after
+        // the 03:00 refill window.
+        let c = config("");
+        let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
+        let f = forecast(&c, &p, &readings(59.0, 400)).unwrap();
+        assert!((f.energy_kwh - 5.9).abs() < 1e-9);
+        assert_eq!((f.load_w, f.load_source, f.ev_w), (400, LoadSource::Gx, 0));
+        assert_eq!(f.start, at(25, 21, 0));
+        assert_eq!(f.finish, Some(at(26, 11, 45)));
+        assert_eq!(f.deadline, Some(at(26, 3, 0)));
+        assert!(!f.on_time);
+        let w = late_warning(&c, &p, &f).unwrap();
+        assert_eq!(
+            w,
+            "maintenance drain: 5.9 kWh at 400 W needs 14 h 45 min, finishing Thu 11:45, after the 03:00 refill window; enable `[drain] export`, or `[ev]` with an EV plugged in"
+        );
+        // Without export the rules are unchanged.
+        assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+    }
+
+    #[test]
+    fn due_starts_the_drain_at_due_and_approaching_counts_the_window_first() {
+        let c = config("[drain]\nnight_load_w = 1000\n");
+        // Approaching: Wed 07:00, due 19:40; the 13:00-16:00 window charges to 50 % first.
+        let p = plan_at(&c, at(25, 7, 0), at(25, 19, 40), false);
+        assert_eq!(p.stage, Stage::Approaching);
+        let f = forecast(&c, &p, &readings(30.0, 250)).unwrap();
+        assert!((f.energy_kwh - 5.0).abs() < 1e-9, "{f:?}");
+        assert_eq!((f.load_w, f.load_source), (1000, LoadSource::Config));
+        assert_eq!(f.start, at(25, 19, 40));
+        assert_eq!(f.finish, Some(at(26, 0, 40)));
+        assert!(f.on_time);
+        // Due: overdue by an hour, the drain starts now.
+        let p = plan_at(&c, at(25, 20, 40), at(25, 19, 40), false);
+        assert_eq!(p.stage, Stage::Due);
+        let f = forecast(&c, &p, &readings(30.0, 0)).unwrap();
+        assert_eq!(f.start, at(25, 20, 40));
+        assert_eq!(f.finish, Some(at(25, 23, 40)));
+    }
+
+    #[test]
+    fn no_deadline_zero_load_and_the_normal_phase() {
+        let c = config(
+            "[[schedule.after_maintenance]]\nstart = \"03:00\"\nend = \"07:00\"\nmonths = [6]\n",
+        );
+        let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
+        let f = forecast(&c, &p, &readings(50.0, 500)).unwrap();
+        assert_eq!(f.deadline, None);
+        assert!(f.on_time);
+        let c = config("");
+        let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
+        let f = forecast(&c, &p, &readings(50.0, 0)).unwrap();
+        assert_eq!((f.finish, f.on_time), (None, false));
+        // Normal phase: no forecast.
+        let p = plan_at(&c, at(23, 7, 0), at(26, 19, 40), false);
+        assert!(forecast(&c, &p, &readings(50.0, 400)).is_none());
+    }
+
+    #[test]
+    fn drain_by_sets_the_deadline() {
+        let c = config("[drain]\nby = \"05:30\"\n");
+        let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
+        let f = forecast(&c, &p, &readings(20.0, 400)).unwrap();
+        assert_eq!(f.deadline, Some(at(26, 5, 30)));
+        assert!(f.deadline_from_by);
+    }
+
+    #[test]
+    fn the_ev_counts_when_connected_and_its_own_power_leaves_the_house_load() {
+        let c = config("[ev]\n");
+        let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
+        // 1780 W on L1 of which 1380 W is the car: the house is 400 W, the EV 6 A × 230 V.
+        let r = Readings {
+            charger: Some((1380, STATUS_CHARGING)),
+            ..readings(59.0, 1780)
+        };
+        let f = forecast(&c, &p, &r).unwrap();
+        assert_eq!((f.load_w, f.ev_w), (400, 1380));
+        // 5.9 kWh at 1780 W: 3 h 19 min → 00:19, on time.
+        assert!(f.on_time, "{f:?}");
+        let disconnected = Readings {
+            charger: Some((0, 0)),
+            ..readings(59.0, 400)
+        };
+        assert_eq!(forecast(&c, &p, &disconnected).unwrap().ev_w, 0);
+    }
+
+    #[test]
+    fn export_writes_a_drain_slot_only_when_late_and_due() {
+        let c = config("[drain]\nexport = true\n");
+        let now = at(25, 21, 0);
+        let p = plan_at(&c, now, at(25, 19, 40), true);
+        let f = forecast(&c, &p, &readings(59.0, 400)).unwrap();
+        let drained = with_export(&c, p.clone(), Some(&f));
+        let slot = drained.slot.clone().unwrap();
+        assert_eq!(
+            (slot.kind, slot.start, slot.end, slot.soc),
+            (WindowKind::Drain, now, at(26, 3, 0), 1)
+        );
+        assert!(late_warning(&c, &drained, &f).is_none());
+        // On time: unchanged.
+        let f_ok = forecast(&c, &p, &readings(10.0, 400)).unwrap();
+        assert_eq!(with_export(&c, p.clone(), Some(&f_ok)), p);
+        // At 1 % or below: nothing left to drain.
+        let f_low = forecast(&c, &p, &readings(1.0, 0)).unwrap();
+        assert_eq!(with_export(&c, p.clone(), Some(&f_low)), p);
+        // Approaching: never a drain slot, however late.
+        let p = plan_at(&c, at(25, 7, 0), at(25, 19, 40), false);
+        let f = forecast(&c, &p, &readings(59.0, 100)).unwrap();
+        assert!(!f.on_time);
+        assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+        // At the deadline itself: the refill window, not an empty drain.
+        let p = plan_at(&c, at(26, 3, 0), at(25, 19, 40), true);
+        let f = forecast(&c, &p, &readings(40.0, 400)).unwrap();
+        assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+    }
+
+    #[test]
+    fn with_the_ev_the_drain_slot_comes_only_when_house_and_ev_cannot_finish() {
+        let c = config("[drain]\nexport = true\n[ev]\n");
+        let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
+        let charging = |soc| Readings {
+            charger: Some((1380, STATUS_CHARGING)),
+            ..readings(soc, 1780)
+        };
+        // 5.9 kWh at 1780 W is on time: no drain slot, the car takes it.
+        let f = forecast(&c, &p, &charging(59.0)).unwrap();
+        assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+        // Double the capacity (a second battery's worth): 11.8 kWh cannot finish by 03:00.
+        let c2 = config("[drain]\nexport = true\n[ev]\n[schedule]\nbattery_capacity_kwh = 20.0\n");
+        let p2 = plan_at(&c2, at(25, 21, 0), at(25, 19, 40), true);
+        let f = forecast(&c2, &p2, &charging(59.0)).unwrap();
+        assert!(!f.on_time);
+        let slot = with_export(&c2, p2, Some(&f)).slot.unwrap();
+        assert_eq!(slot.kind, WindowKind::Drain);
+        // The GX's rate reaches 1 % by 03:00: (59 - 1) % of 20 kWh over 6 h ≈ 1933 W, above
+        // house + EV (1780 W), so the battery covers both and the car never takes the grid.
+        let rate = (59.0 - 1.0) / 100.0 * 20_000.0 / 6.0;
+        assert!(rate > f64::from(f.power_w()), "{rate} vs {}", f.power_w());
+    }
+}

@@ -437,23 +437,41 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
 /// window is the naive local time of Start (in the GX's zone) plus Duration seconds, compared
 /// with the naive local time now.
 fn slot_in_force(s: &State) -> bool {
+    slot_seconds_left(s).is_some()
+}
+
+/// While slot 0 is in force: the seconds left on the GX's wall clock until it ends.
+fn slot_seconds_left(s: &State) -> Option<i64> {
     let slot = s.slot();
     let start = i64::from(((u32::from(slot[4]) << 16) | u32::from(slot[5])) as i32);
-    let Some(start) =
-        chrono::DateTime::<chrono::Utc>::from_timestamp(start, 0).filter(|_| start > 0)
-    else {
-        return false;
-    };
+    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(start, 0).filter(|_| start > 0)?;
     let from = start.with_timezone(&s.timezone).naive_local();
     let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
         .with_timezone(&s.timezone)
         .naive_local();
-    from <= now && now < from + chrono::TimeDelta::seconds(i64::from(slot[1]))
+    let end = from + chrono::TimeDelta::seconds(i64::from(slot[1]));
+    (from <= now && now < end).then(|| (end - now).num_seconds().max(1))
+}
+
+/// A drain slot in force (target below the battery's SoC, grid → battery blocked, feed-in
+/// allowed) is a scheduled discharge: the battery power that reaches the target when the slot
+/// ends, as the GX's dynamicess.py computes it.
+fn drain_power_w(s: &State) -> Option<i16> {
+    let slot = s.slot();
+    let soc = s.get(100, 843);
+    let is_drain = slot[0] == 1 && slot[2] & 2 != 0 && slot[6] == 0 && slot[3] > 0;
+    if !is_drain || slot[3] >= soc {
+        return None;
+    }
+    let left_h = slot_seconds_left(s)? as f64 / 3600.0;
+    let capacity_wh = f64::from(s.get(100, 5420)) * 100.0;
+    let watts = f64::from(soc - slot[3]) / 100.0 * capacity_wh / left_h;
+    Some(-(watts.min(f64::from(i16::MAX)).round() as i16))
 }
 
 /// Dynamic ESS's live registers (5400 active, 5404 error, 5407 target in force), computed
 /// from the settings and slot 0 whenever unit 100 is read.
-fn dynamic_ess(s: &State) -> [(u16, u16); 3] {
+fn dynamic_ess(s: &State) -> [(u16, u16); 4] {
     let get = |a: u16| s.get(100, a);
     let (active, error, target) = if !matches!(get(5423), 1 | 4) {
         (0, 0, 0)
@@ -466,7 +484,16 @@ fn dynamic_ess(s: &State) -> [(u16, u16); 3] {
     } else {
         (0, 3, 0)
     };
-    [(5400, active), (5404, error), (5407, target)]
+    let battery = match (active, drain_power_w(s)) {
+        (1, Some(w)) => w as u16,
+        _ => s.get(100, 842),
+    };
+    [
+        (5400, active),
+        (5404, error),
+        (5407, target),
+        (842, battery),
+    ]
 }
 
 /// One request against the state: the answer the GX would give.
@@ -474,7 +501,7 @@ fn handle(s: &mut State, unit_id: u8, request: &Request) -> Result<Response, Exc
     let live = if unit_id == 100 {
         dynamic_ess(s)
     } else {
-        [(0, 0); 3]
+        [(0, 0); 4]
     };
     let fault = s.fault;
     let Some(unit) = s.units.get_mut(&unit_id) else {
