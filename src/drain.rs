@@ -422,4 +422,40 @@ mod tests {
         let rate = (59.0 - 1.0) / 100.0 * 20_000.0 / 6.0;
         assert!(rate > f64::from(f.power_w()), "{rate} vs {}", f.power_w());
     }
+
+    #[test]
+    fn the_worked_night_in_the_readme() {
+        let c = config("[drain]\nexport = true\n");
+        let due = at(25, 19, 40);
+        // Wed 07:00: late, but not due yet: warned, the maintenance window stays.
+        let p = plan_at(&c, at(25, 7, 0), due, false);
+        let f = forecast(&c, &p, &readings(59.0, 400)).unwrap();
+        assert_eq!(f.finish, Some(at(26, 10, 25)));
+        assert!(!f.on_time);
+        let p = with_export(&c, p, Some(&f));
+        assert_eq!(p.slot.as_ref().unwrap().kind, WindowKind::Maintenance);
+        assert!(late_warning(&c, &p, &f).is_some());
+        // Wed 21:00, stripping at 59 %: the drain slot to 03:00.
+        let p = plan_at(&c, at(25, 21, 0), due, true);
+        let f = forecast(&c, &p, &readings(59.0, 400)).unwrap();
+        assert_eq!(f.finish, Some(at(26, 11, 45)));
+        let slot = with_export(&c, p, Some(&f)).slot.unwrap();
+        assert_eq!((slot.kind, slot.end), (WindowKind::Drain, at(26, 3, 0)));
+        // Thu 03:00, at 1 %: the refill window.
+        let p = plan_at(&c, at(26, 3, 0), due, true);
+        let f = forecast(&c, &p, &readings(1.0, 400)).unwrap();
+        assert_eq!(f.finish, Some(at(26, 3, 15)));
+        let slot = with_export(&c, p, Some(&f)).slot.unwrap();
+        assert_eq!((slot.kind, slot.soc), (WindowKind::AfterMaintenance, 100));
+        // With the EV at 6 A: 1780 W, empty about 00:19, on time, no drain slot.
+        let c = config("[drain]\nexport = true\n[ev]\n");
+        let p = plan_at(&c, at(25, 21, 0), due, true);
+        let r = Readings {
+            charger: Some((1380, STATUS_CHARGING)),
+            ..readings(59.0, 1780)
+        };
+        let f = forecast(&c, &p, &r).unwrap();
+        assert_eq!(f.finish, Some(at(26, 0, 18) + TimeDelta::seconds(53)));
+        assert!(f.on_time);
+    }
 }
