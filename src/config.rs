@@ -252,6 +252,47 @@ pub struct Config {
     pub schedule: Schedule,
     pub ev: Option<EvConfig>,
     pub drain: DrainConfig,
+    pub simulate: SimulateConfig,
+}
+
+/// `[simulate]`: the battery model `simulate` runs the rules on. Defaults suit one ZCell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulateConfig {
+    /// Largest charge power, W.
+    pub charge_w: f64,
+    /// Largest discharge power, W.
+    pub discharge_w: f64,
+    /// How long the strip lasts after the battery is empty, hours.
+    pub strip_hours: f64,
+    /// Hours from one maintenance cycle's end to the next one's due.
+    pub maintenance_interval_hours: f64,
+    /// The GX's ESS minimum SoC when the tool does not manage it (no `reserve_soc`), %.
+    pub ess_min_soc: f64,
+    /// The SoC at which the model counts the maintenance discharge done and the strip starts,
+    /// %: 1 by default, the lowest target the GX takes (a drain slot aims for it).
+    pub empty_soc: f64,
+    /// House load per local hour 0-23, W; `None`: a constant (`--load`, else 400 W).
+    pub load_w: Option<[f64; 24]>,
+    /// Solar energy on a day, kWh, on a daylight curve 06:00-18:00; `None`: no solar.
+    pub solar_kwh_per_day: Option<f64>,
+    /// When an EV is plugged in, local `[from, to)`, for `[ev]`'s kick.
+    pub ev_connected: Option<(ClockTime, ClockTime)>,
+}
+
+impl Default for SimulateConfig {
+    fn default() -> Self {
+        SimulateConfig {
+            charge_w: 3000.0,
+            discharge_w: 3000.0,
+            strip_hours: 2.0,
+            maintenance_interval_hours: 72.0,
+            ess_min_soc: 10.0,
+            empty_soc: 1.0,
+            load_w: None,
+            solar_kwh_per_day: None,
+            ev_connected: None,
+        }
+    }
 }
 
 /// `[drain]`: the maintenance drain's forecast, and the opt-in drain to the grid.
@@ -278,6 +319,21 @@ struct RawConfig {
     schedule: RawSchedule,
     ev: Option<RawEv>,
     drain: Option<RawDrain>,
+    simulate: Option<RawSimulate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimulate {
+    charge_w: Option<f64>,
+    discharge_w: Option<f64>,
+    strip_hours: Option<f64>,
+    maintenance_interval_hours: Option<f64>,
+    ess_min_soc: Option<f64>,
+    empty_soc: Option<f64>,
+    load_w: Option<Vec<f64>>,
+    solar_kwh_per_day: Option<f64>,
+    ev_connected: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -470,6 +526,11 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
     check_fits_the_gx_clock(&schedule, timezone, gx.timezone)?;
     let ev = raw.ev.map(build_ev).transpose()?;
     let drain = raw.drain.map(build_drain).transpose()?.unwrap_or_default();
+    let simulate = raw
+        .simulate
+        .map(build_simulate)
+        .transpose()?
+        .unwrap_or_default();
     Ok(Config {
         timezone,
         bms,
@@ -478,6 +539,71 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         schedule,
         ev,
         drain,
+        simulate,
+    })
+}
+
+fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
+    let d = SimulateConfig::default();
+    let within = |key: &str, v: Option<f64>, default: f64, lo: f64, hi: f64| {
+        let v = v.unwrap_or(default);
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ConfigError::invalid(key, format!("{v} is outside {lo}-{hi}")))
+        }
+    };
+    let load_w = match raw.load_w {
+        None => None,
+        Some(values) => {
+            let hourly: [f64; 24] = values.clone().try_into().map_err(|_| {
+                ConfigError::invalid(
+                    "simulate.load_w",
+                    format!("has {} values; give 24, one per hour from 00:00", values.len()),
+                )
+            })?;
+            if let Some(bad) = hourly.iter().find(|w| !(0.0..=100_000.0).contains(*w)) {
+                return Err(ConfigError::invalid(
+                    "simulate.load_w",
+                    format!("{bad} W is outside 0-100000"),
+                ));
+            }
+            Some(hourly)
+        }
+    };
+    let ev_connected = raw
+        .ev_connected
+        .map(|text| {
+            text.split_once('-')
+                .and_then(|(a, b)| Some((ClockTime::parse(a)?, ClockTime::parse(b)?)))
+                .filter(|(a, b)| a != b)
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "simulate.ev_connected",
+                        format!("`{text}` is not a span like \"18:00-07:00\""),
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(SimulateConfig {
+        charge_w: within("simulate.charge_w", raw.charge_w, d.charge_w, 1.0, 1e6)?,
+        discharge_w: within("simulate.discharge_w", raw.discharge_w, d.discharge_w, 1.0, 1e6)?,
+        strip_hours: within("simulate.strip_hours", raw.strip_hours, d.strip_hours, 0.0, 48.0)?,
+        maintenance_interval_hours: within(
+            "simulate.maintenance_interval_hours",
+            raw.maintenance_interval_hours,
+            d.maintenance_interval_hours,
+            1.0,
+            24.0 * 31.0,
+        )?,
+        ess_min_soc: within("simulate.ess_min_soc", raw.ess_min_soc, d.ess_min_soc, 0.0, 100.0)?,
+        empty_soc: within("simulate.empty_soc", raw.empty_soc, d.empty_soc, 0.0, 5.0)?,
+        load_w,
+        solar_kwh_per_day: raw
+            .solar_kwh_per_day
+            .map(|v| within("simulate.solar_kwh_per_day", Some(v), 0.0, 0.0, 1000.0))
+            .transpose()?,
+        ev_connected,
     })
 }
 

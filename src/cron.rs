@@ -8,6 +8,19 @@ use std::collections::BTreeSet;
 
 use crate::config::{ClockTime, Config};
 
+/// When cron runs `apply`, in the configured zone: 07:00 and 21:00, and with `[drain] export`
+/// also at each refill window's start (a drain slot ends there, and the refill must be written).
+pub fn apply_times(config: &Config) -> Vec<ClockTime> {
+    let mut times: BTreeSet<ClockTime> = [ClockTime::new(7, 0), ClockTime::new(21, 0)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if config.drain.export {
+        times.extend(refill_starts(config));
+    }
+    times.into_iter().collect()
+}
+
 /// The lines of the block for a valid config; `runner` is the path of `cron-run.sh`.
 pub fn block(config: &Config, runner: &str) -> Vec<String> {
     let mut lines = vec![
@@ -16,15 +29,15 @@ pub fn block(config: &Config, runner: &str) -> Vec<String> {
         // Hourly, logging only failures: a slot in force that the GX does not follow.
         format!("5 * * * * root {runner} --failures-only status --check"),
     ];
-    if config.drain.export {
-        // A drain slot ends where the refill window starts: write the refill then.
-        for start in refill_starts(config) {
-            lines.push(format!(
-                "{} {} * * * root {runner} apply",
-                start.minutes() % 60,
-                start.minutes() / 60
-            ));
-        }
+    let extra = apply_times(config)
+        .into_iter()
+        .filter(|t| ![ClockTime::new(7, 0), ClockTime::new(21, 0)].contains(&Some(*t)));
+    for start in extra {
+        lines.push(format!(
+            "{} {} * * * root {runner} apply",
+            start.minutes() % 60,
+            start.minutes() / 60
+        ));
     }
     if config.ev.as_ref().is_some_and(|ev| ev.enabled) {
         lines.push(format!("*/5 * * * * root {runner} ev-kick"));

@@ -131,7 +131,7 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
 
 /// `[drain] by` at or after `start`, else the start of the first after-maintenance window at
 /// or after it; and whether it came from `by`.
-fn deadline(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>, bool) {
+pub fn deadline(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>, bool) {
     let tz = config.timezone;
     if let Some(by) = config.drain.by {
         let today = clock::local(tz, start).date();

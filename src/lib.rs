@@ -11,6 +11,7 @@
 //!   state file);
 //! - [`drain`]: the maintenance drain's forecast, and the opt-in drain slot;
 //! - [`follow`]: whether the GX follows slot 0, from what Dynamic ESS reports;
+//! - [`simulate`]: the rules run over days of a battery model;
 //! - [`registers`]: the Modbus register map, as data.
 //!
 //! The shell:
@@ -38,4 +39,5 @@ pub mod plan;
 pub mod registers;
 pub mod render;
 pub mod report;
+pub mod simulate;
 pub mod writes;
