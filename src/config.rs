@@ -550,7 +550,10 @@ fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
         if (lo..=hi).contains(&v) {
             Ok(v)
         } else {
-            Err(ConfigError::invalid(key, format!("{v} is outside {lo}-{hi}")))
+            Err(ConfigError::invalid(
+                key,
+                format!("{v} is outside {lo}-{hi}"),
+            ))
         }
     };
     let load_w = match raw.load_w {
@@ -559,7 +562,10 @@ fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
             let hourly: [f64; 24] = values.clone().try_into().map_err(|_| {
                 ConfigError::invalid(
                     "simulate.load_w",
-                    format!("has {} values; give 24, one per hour from 00:00", values.len()),
+                    format!(
+                        "has {} values; give 24, one per hour from 00:00",
+                        values.len()
+                    ),
                 )
             })?;
             if let Some(bad) = hourly.iter().find(|w| !(0.0..=100_000.0).contains(*w)) {
@@ -587,8 +593,20 @@ fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
         .transpose()?;
     Ok(SimulateConfig {
         charge_w: within("simulate.charge_w", raw.charge_w, d.charge_w, 1.0, 1e6)?,
-        discharge_w: within("simulate.discharge_w", raw.discharge_w, d.discharge_w, 1.0, 1e6)?,
-        strip_hours: within("simulate.strip_hours", raw.strip_hours, d.strip_hours, 0.0, 48.0)?,
+        discharge_w: within(
+            "simulate.discharge_w",
+            raw.discharge_w,
+            d.discharge_w,
+            1.0,
+            1e6,
+        )?,
+        strip_hours: within(
+            "simulate.strip_hours",
+            raw.strip_hours,
+            d.strip_hours,
+            0.0,
+            48.0,
+        )?,
         maintenance_interval_hours: within(
             "simulate.maintenance_interval_hours",
             raw.maintenance_interval_hours,
@@ -596,7 +614,13 @@ fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
             1.0,
             24.0 * 31.0,
         )?,
-        ess_min_soc: within("simulate.ess_min_soc", raw.ess_min_soc, d.ess_min_soc, 0.0, 100.0)?,
+        ess_min_soc: within(
+            "simulate.ess_min_soc",
+            raw.ess_min_soc,
+            d.ess_min_soc,
+            0.0,
+            100.0,
+        )?,
         empty_soc: within("simulate.empty_soc", raw.empty_soc, d.empty_soc, 0.0, 5.0)?,
         load_w,
         solar_kwh_per_day: raw

@@ -47,7 +47,9 @@ enum Cycle {
     Idle,
     /// The maintenance discharge: `is_stripping` is already true.
     Draining,
-    Stripping { until: DateTime<Utc> },
+    Stripping {
+        until: DateTime<Utc>,
+    },
 }
 
 /// One maintenance cycle, as it went.
@@ -138,10 +140,7 @@ struct Flows {
 /// Runs the simulation.
 pub fn run(config: &Config, start: &Start) -> Simulation {
     let model = config.simulate.clone();
-    let from = start
-        .from
-        .duration_trunc(STEP)
-        .unwrap_or(start.from);
+    let from = start.from.duration_trunc(STEP).unwrap_or(start.from);
     let end = from + TimeDelta::days(i64::from(start.days.clamp(1, MAX_DAYS)));
     let mut s = State {
         t: from,
@@ -206,7 +205,11 @@ fn run_rules(config: &Config, s: &mut State) {
     let ev_w = if s.kicking { ev_power(config) } else { 0.0 };
     let readings = Readings {
         battery_soc: s.soc,
-        ac_loads_w: [clamp_u16(house_load(config, s.constant_load, s.t) + ev_w), 0, 0],
+        ac_loads_w: [
+            clamp_u16(house_load(config, s.constant_load, s.t) + ev_w),
+            0,
+            0,
+        ],
         charger: s.kicking.then(|| (clamp_u16(ev_w), rules::STATUS_CHARGING)),
     };
     let forecast = drain::forecast(config, &plan, &readings);
@@ -254,7 +257,11 @@ fn run_ev_kick(config: &Config, s: &mut State) {
     }
     let power = if s.kicking { ev_power(config) } else { 0.0 };
     let charger = Charger {
-        mode: if s.kicking { rules::MODE_MANUAL } else { rules::MODE_AUTO },
+        mode: if s.kicking {
+            rules::MODE_MANUAL
+        } else {
+            rules::MODE_AUTO
+        },
         start_stop: u16::from(s.kicking),
         status: match (connected, s.kicking) {
             (false, _) => rules::STATUS_DISCONNECTED,
@@ -399,7 +406,11 @@ fn slot_power(config: &Config, slot: &Slot, soc: f64, net: f64, hours_left: f64)
     let target = f64::from(slot.soc);
     let rate = (target - soc).abs() / 100.0 * capacity_wh / hours_left;
     if slot.kind == WindowKind::Drain {
-        return if soc > target { -rate.min(m.discharge_w) } else { 0.0 };
+        return if soc > target {
+            -rate.min(m.discharge_w)
+        } else {
+            0.0
+        };
     }
     if soc >= target - 0.05 {
         return 0.0;
@@ -609,7 +620,13 @@ impl Book {
         }
     }
 
-    fn finish(mut self, config: &Config, start: &Start, model: SimulateConfig, s: &State) -> Simulation {
+    fn finish(
+        mut self,
+        config: &Config,
+        start: &Start,
+        model: SimulateConfig,
+        s: &State,
+    ) -> Simulation {
         let tz = config.timezone;
         for m in &self.maintenances {
             if let (Some(empty), Some(deadline), Some(false)) = (m.empty, m.deadline, m.on_time) {
@@ -706,7 +723,11 @@ mod tests {
         let empty = m.empty.expect("the battery empties");
         assert_eq!(m.done, Some(empty + TimeDelta::hours(2)));
         // It takes no charge while it strips.
-        let stripping: Vec<_> = sim.samples.iter().filter(|s| s.phase == "stripping").collect();
+        let stripping: Vec<_> = sim
+            .samples
+            .iter()
+            .filter(|s| s.phase == "stripping")
+            .collect();
         assert!(!stripping.is_empty());
         assert!(stripping.iter().all(|s| s.battery_w <= 0.0 && s.soc < 0.5));
         // The days say so.
@@ -724,7 +745,11 @@ mod tests {
             let night = sim
                 .samples
                 .iter()
-                .filter(|s| s.slot.as_ref().is_some_and(|w| w.window == "schedule.normal[1]"))
+                .filter(|s| {
+                    s.slot
+                        .as_ref()
+                        .is_some_and(|w| w.window == "schedule.normal[1]")
+                })
                 .map(|s| s.t)
                 .collect::<Vec<_>>();
             let last = night.iter().max().unwrap();
@@ -742,7 +767,12 @@ mod tests {
         };
         let without = run(&late, &s);
         assert_eq!(without.maintenances[0].on_time, Some(false));
-        assert!(without.findings.iter().any(|f| f.contains("after its deadline")));
+        assert!(
+            without
+                .findings
+                .iter()
+                .any(|f| f.contains("after its deadline"))
+        );
         let with = run(&export, &s);
         let m = &with.maintenances[0];
         assert_eq!(m.on_time, Some(true), "{m:?}");
@@ -759,11 +789,18 @@ mod tests {
         };
         let plain = run(&config("[schedule]\nreserve_soc = 30\n"), &s);
         let kick = run(
-            &config("[schedule]\nreserve_soc = 30\n[ev]\n[simulate]\nev_connected = \"18:00-07:00\"\n"),
+            &config(
+                "[schedule]\nreserve_soc = 30\n[ev]\n[simulate]\nev_connected = \"18:00-07:00\"\n",
+            ),
             &s,
         );
         let empty = |sim: &Simulation| sim.maintenances[0].empty.unwrap();
-        assert!(empty(&kick) + TimeDelta::hours(6) < empty(&plain), "{} vs {}", empty(&kick), empty(&plain));
+        assert!(
+            empty(&kick) + TimeDelta::hours(6) < empty(&plain),
+            "{} vs {}",
+            empty(&kick),
+            empty(&plain)
+        );
         let ev: f64 = kick.days.iter().map(|d| d.ev_kwh).sum();
         assert!(ev > 3.0, "{ev}");
         assert_eq!(kick.maintenances[0].on_time, Some(true));
@@ -774,6 +811,10 @@ mod tests {
         let c = config("");
         let sim = run(&c, &start(at(2026, 11, 23, 7), 2, 60.0, 2));
         assert!(sim.maintenances[0].empty.is_none());
-        assert!(sim.findings.iter().any(|f| f.contains("never emptied")), "{:?}", sim.findings);
+        assert!(
+            sim.findings.iter().any(|f| f.contains("never emptied")),
+            "{:?}",
+            sim.findings
+        );
     }
 }

@@ -213,20 +213,23 @@ fn example_config_is_valid_once_its_placeholders_are_set() {
         config.ev.is_none(),
         "ev-kick stays off until the owner turns it on"
     );
-    // The commented [ev] section, uncommented, is valid and gives the documented defaults.
-    let uncommented: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("# [ev]"))
-        .filter(|l| !l.starts_with("#  "))
-        .map(|l| l.trim_start_matches("# "))
-        .filter(|l| !l.starts_with("host"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let with_ev = text.replace(&text[text.find("# [ev]").unwrap()..], &uncommented);
-    let ev = zcell_scheduler::config::Config::parse(&with_ev, &Default::default())
-        .unwrap()
-        .ev
-        .unwrap();
+    // The commented [ev] and [drain] sections, uncommented, are valid and give the
+    // documented defaults.
+    let uncommented = |header: &str| -> String {
+        text.lines()
+            .skip_while(|l| *l != format!("# [{header}]"))
+            .take_while(|l| !l.is_empty())
+            .filter(|l| !l.starts_with("#  "))
+            .map(|l| l.trim_start_matches("# "))
+            .filter(|l| !l.starts_with("host"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let with_ev = format!("{text}\n{}\n{}\n", uncommented("ev"), uncommented("drain"));
+    let parsed = zcell_scheduler::config::Config::parse(&with_ev, &Default::default()).unwrap();
+    assert_eq!(parsed.drain.night_load_w, Some(400));
+    assert!(!parsed.drain.export);
+    let ev = parsed.ev.unwrap();
     assert!(ev.enabled);
     assert_eq!((ev.unit, ev.current_a, ev.phases.len()), (40, 6, 3));
 }
