@@ -23,7 +23,7 @@ use crate::plan;
 use crate::report::{
     BmsPart, ChargerPart, DecisionDoc, DrainDoc, EvStatus, Failures, GxBefore, GxLive, Head,
     KickDisabled, KickReport, Mode, Part, PlanParts, PlanReport, Refused, Report, SettingsDoc,
-    SiteDoc, StateFileDoc, StatusReport,
+    SimulateReport, SiteDoc, StateFileDoc, StatusReport,
 };
 use crate::writes::{self, WritePlan};
 
@@ -31,7 +31,7 @@ use crate::writes::{self, WritePlan};
 pub const EARLIEST_BELIEVABLE: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
 
 /// A command, as the command line asked for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Command {
     /// `plan` or `apply`, as if it were `at` (default: now).
     Schedule {
@@ -45,6 +45,17 @@ pub enum Command {
     Status {
         check: bool,
     },
+    Simulate(SimulateArgs),
+}
+
+/// What `simulate` was asked for; a missing SoC or due time is read from the devices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimulateArgs {
+    pub from: Option<DateTime<Utc>>,
+    pub days: u32,
+    pub soc: Option<f64>,
+    pub due_in_h: Option<f64>,
+    pub load_w: Option<f64>,
 }
 
 impl Command {
@@ -58,6 +69,7 @@ impl Command {
             } => "apply",
             Command::EvKick { .. } => "ev-kick",
             Command::Status { .. } => "status",
+            Command::Simulate(_) => "simulate",
         }
     }
 }
@@ -81,7 +93,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
     let writes = match command {
         Command::Schedule { mode, .. } => mode == Mode::Apply,
         Command::EvKick { dry_run } => !dry_run && ev.is_some(),
-        Command::Status { .. } => false,
+        Command::Status { .. } | Command::Simulate(_) => false,
     };
     if writes && matches!(command, Command::Schedule { .. }) {
         if let Err(e) = check_clock(now) {
@@ -104,6 +116,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
             Report::Plan(Box::new(schedule(config, mode, now, at)))
         }
         (Command::Status { check }, _) => Report::Status(Box::new(status(config, now, check))),
+        (Command::Simulate(args), _) => Report::Simulate(Box::new(simulate(config, now, &args))),
         (Command::EvKick { .. }, None) => Report::KickDisabled(kick_disabled(config)),
         (Command::EvKick { dry_run }, Some(ev)) => {
             Report::Kick(Box::new(kick(config, ev, now, dry_run)))
@@ -327,6 +340,54 @@ fn status_forecast(
         .and_then(|e| e.charger.charger)
         .map(|c| (c.registers.power_w, c.registers.status));
     drain::forecast(config, &plan, &gx::drain_readings(snap?, charger))
+}
+
+// ---------------------------------------------------------------- simulate
+
+/// `simulate`: the start from the flags, or from one read of the BMS (the maintenance timer)
+/// and the GX (the SoC) for what they leave out; then the model, writing nothing.
+pub fn simulate(config: &Config, now: DateTime<Utc>, args: &SimulateArgs) -> SimulateReport {
+    let from = args.from.unwrap_or(now);
+    let mut failures = Failures::default();
+    let (due_in, stripping) = match args.due_in_h {
+        Some(h) => (Some(chrono::TimeDelta::seconds((h * 3600.0) as i64)), false),
+        None => match bms::read(&config.bms) {
+            Ok(r) => (Some(r.due(now) - now), r.any_stripping()),
+            Err(e) => {
+                failures.add(Exit::Bms, &e);
+                (None, false)
+            }
+        },
+    };
+    let soc = match args.soc {
+        Some(s) => Some(s),
+        None => match gx::connect(&config.gx)
+            .map_err(GxError::from)
+            .and_then(|mut d| gx::read(&mut d, &gx::DRAIN))
+        {
+            Ok(snap) => snap.value(crate::registers::BATTERY_SOC),
+            Err(e) => {
+                failures.add(Exit::Device, &e);
+                None
+            }
+        },
+    };
+    let simulation = match (soc, due_in) {
+        (Some(soc), Some(due_in)) => Some(crate::simulate::run(
+            config,
+            &crate::simulate::Start {
+                from,
+                days: args.days,
+                soc,
+                due_in,
+                stripping,
+                load_w: args.load_w,
+            },
+        )),
+        _ => None,
+    };
+    let (errors, exit_code) = failures.finish();
+    SimulateReport::new(config, simulation.as_ref(), errors, exit_code)
 }
 
 // ---------------------------------------------------------------- ev-kick

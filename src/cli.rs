@@ -95,6 +95,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A week (or up to 31 days) of the rules on a battery model, before you change the config.
+    /// Writes nothing; with --soc and --due-in it reads no device at all.
+    Simulate {
+        /// Start here (RFC 3339); default now.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Days to simulate, 1-31.
+        #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=31))]
+        days: u32,
+        /// Starting battery SoC, %; default: the GX's.
+        #[arg(long, value_name = "PERCENT")]
+        soc: Option<f64>,
+        /// Hours until maintenance is due (negative: overdue); default: the BMS's timers.
+        #[arg(long, value_name = "HOURS", allow_hyphen_values = true)]
+        due_in: Option<f64>,
+        /// A constant house load, W, instead of [simulate] load_w (default 400 W).
+        #[arg(long, value_name = "W")]
+        load: Option<f64>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the cron block for this config (for the boot helper); touches no device. With a
     /// config that is not valid yet it prints a fallback block and exits 2.
     CronBlock {
@@ -161,6 +183,14 @@ where
         Command::Apply { json, at } => (*json, schedule(Mode::Apply, at)),
         Command::EvKick { json, dry_run } => (*json, Ok(Run::EvKick { dry_run: *dry_run })),
         Command::Status { json, check } => (*json, Ok(Run::Status { check: *check })),
+        Command::Simulate {
+            json,
+            from,
+            days,
+            soc,
+            due_in,
+            load,
+        } => (*json, simulate_args(from, *days, *soc, *due_in, *load)),
         Command::CronBlock { .. } => return Exit::Usage,
     };
     let out = Output {
@@ -205,6 +235,31 @@ fn cron_block(cli: &Cli, runner: &str) -> Exit {
     };
     render::stdout(&lines.join("\n"));
     exit
+}
+
+fn simulate_args(
+    from: &Option<String>,
+    days: u32,
+    soc: Option<f64>,
+    due_in: Option<f64>,
+    load: Option<f64>,
+) -> Result<Run, String> {
+    if let Some(s) = soc.filter(|s| !(0.0..=100.0).contains(s)) {
+        return Err(format!("--soc {s} is outside 0-100"));
+    }
+    if let Some(h) = due_in.filter(|h| !(-24.0 * 31.0..=24.0 * 365.0).contains(h)) {
+        return Err(format!("--due-in {h} is outside -744 to 8760 hours"));
+    }
+    if let Some(w) = load.filter(|w| !(0.0..=100_000.0).contains(w)) {
+        return Err(format!("--load {w} is outside 0-100000 W"));
+    }
+    Ok(Run::Simulate(app::SimulateArgs {
+        from: from.as_deref().map(parse_at).transpose()?,
+        days,
+        soc,
+        due_in_h: due_in,
+        load_w: load,
+    }))
 }
 
 fn schedule(mode: Mode, at: &Option<String>) -> Result<Run, String> {

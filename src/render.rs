@@ -19,7 +19,7 @@ use crate::plan::{short_local, span};
 use crate::registers as reg;
 use crate::report::{
     BatteryDoc, BmsPart, ChargerPart, DrainDoc, GxLive, KickDisabled, KickReport, Mode, PlanReport,
-    Report, SlotDoc, StatusReport,
+    Report, SimulateReport, SlotDoc, StatusReport, StepDoc,
 };
 
 /// How the command line asked for output.
@@ -84,6 +84,7 @@ pub fn print(out: Output, config: &Config, report: &Report) {
         Report::Status(r) => Some(status_text(out, config, r)),
         Report::Kick(r) => Some(kick_text(out, config, r)),
         Report::KickDisabled(r) => Some(disabled_text(r)),
+        Report::Simulate(r) => Some(simulate_text(config, r)),
         Report::Refused(_) => None,
     };
     if let Some(t) = text.filter(|t| !t.is_empty()) {
@@ -650,5 +651,155 @@ fn kick_text(out: Output, config: &Config, r: &KickReport) -> String {
             record_text(tz, r.state_file.after.as_ref())
         );
     }
+    t
+}
+
+// ---------------------------------------------------------------- simulate
+
+fn simulate_text(config: &Config, r: &SimulateReport) -> String {
+    let tz = config.timezone;
+    let (Some(from), Some(model)) = (r.from, &r.model) else {
+        return "simulate: no start (see the errors above; --soc and --due-in need no device)"
+            .to_string();
+    };
+    let mut t = format!(
+        "Simulation from {} for {} days ({}), {}-minute steps; nothing was written\n",
+        long_local(tz, from),
+        model.days,
+        tz.name(),
+        model.step_minutes
+    );
+    t += &format!(
+        "  start: SoC {:.0} %, maintenance due in {:.1} h{}; load {} W; solar {}; rules run at {}\n",
+        model.start_soc,
+        model.due_in_h,
+        if model.start_stripping {
+            " (running)"
+        } else {
+            ""
+        },
+        model.load_w,
+        model
+            .solar_kwh_per_day
+            .map_or("none".to_string(), |k| format!("{k} kWh/day")),
+        model.runs.join(", ")
+    );
+    t += "\n  day          maintenance         peak grid  lowest SoC  import  export      EV\n";
+    for d in &r.days {
+        t += &format!(
+            "  {:<11}  {:<18} {:>6.1} kWh {:>8.0} % {:>6.1} {:>7.1} {:>7.1} kWh\n",
+            d.date.format("%a %d %b"),
+            if d.events.is_empty() {
+                "-".to_string()
+            } else {
+                d.events.join(", ")
+            },
+            d.peak_grid_kwh,
+            d.lowest_soc,
+            d.grid_import_kwh,
+            d.grid_export_kwh,
+            d.ev_kwh
+        );
+    }
+    if let Some(tot) = &r.totals {
+        t += &format!(
+            "  {:<11}  {:<18} {:>6.1} kWh {:>10} {:>6.1} {:>7.1} {:>7.1} kWh\n",
+            "total",
+            "",
+            tot.peak_grid_kwh,
+            "",
+            tot.grid_import_kwh,
+            tot.grid_export_kwh,
+            tot.ev_kwh
+        );
+    }
+    t += &format!("\nSoC, one column per hour\n{}", soc_chart(tz, &r.steps));
+    t += &maintenances_text(tz, r);
+    t += "\nFindings\n";
+    if r.findings.is_empty() {
+        t += "  none: every peak was covered, every maintenance finished by its deadline, every slot reached its target\n";
+    }
+    for f in &r.findings {
+        t += &format!("  • {f}\n");
+    }
+    t
+}
+
+fn maintenances_text(tz: Tz, r: &SimulateReport) -> String {
+    let mut t = "\nMaintenance\n".to_string();
+    if r.maintenances.is_empty() {
+        t += "  none due in this period\n";
+    }
+    let at = |x: Option<DateTime<Utc>>| x.map_or("-".to_string(), |x| short_local(tz, x));
+    for m in &r.maintenances {
+        t += &format!(
+            "  due {}: empty {}, strip done {}, deadline {}: {}\n",
+            short_local(tz, m.due),
+            at(m.empty),
+            at(m.done),
+            at(m.deadline),
+            match m.on_time {
+                Some(true) => "on time",
+                Some(false) => "LATE",
+                None => "not empty within the period",
+            }
+        );
+    }
+    t
+}
+
+/// SoC as columns of `█` (one per hour, five bands of 20 %), with the peaks, the slot and the
+/// maintenance under it.
+fn soc_chart(tz: Tz, steps: &[StepDoc]) -> String {
+    let mut t = String::new();
+    let mut days = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        let local = s.t.with_timezone(&tz);
+        if (local.format("%H").to_string() == "00" || i == 0) && days.chars().count() <= i {
+            while days.chars().count() < i {
+                days.push(' ');
+            }
+            days += &local.format("%a %d ").to_string();
+        }
+    }
+    t += &format!("  {:<7}{}\n", "", days.trim_end());
+    for level in [100, 80, 60, 40, 20] {
+        let row: String = steps
+            .iter()
+            .map(|s| {
+                if s.soc >= f64::from(level) - 10.0 {
+                    '█'
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        t += &format!("  {:>3} %  {}\n", level, row.trim_end());
+    }
+    let row = |f: &dyn Fn(&StepDoc) -> char| -> String { steps.iter().map(f).collect() };
+    t += &format!(
+        "  {:<7}{}\n",
+        "peak",
+        row(&|s| if s.peak { '#' } else { '.' })
+    );
+    t += &format!(
+        "  {:<7}{}\n",
+        "slot",
+        row(&|s| match &s.slot {
+            Some(slot) if slot.kind == crate::plan::WindowKind::Drain => 'd',
+            Some(_) => '=',
+            None => '.',
+        })
+    );
+    t += &format!(
+        "  {:<7}{}\n",
+        "maint",
+        row(&|s| match s.phase {
+            "draining" => '>',
+            "stripping" => 's',
+            _ => '.',
+        })
+    );
+    t += "  █ SoC (20 % bands)  # peak  = charge slot  d drain slot  > maintenance discharge  s strip\n";
     t
 }

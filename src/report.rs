@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
 use crate::bms::{BmsError, BmsReading};
+use crate::config::Config;
 use crate::drain::{Forecast, LoadSource};
 use crate::error::Exit;
 use crate::ev::rules::{self, Action, Charger, Decision, NextRecord, Record, Site};
@@ -18,6 +19,7 @@ use crate::gx::GxSettings;
 use crate::modbus::{Snapshot, Write};
 use crate::plan::{Phase, Plan, Slot, Stage, WindowKind};
 use crate::registers as reg;
+use crate::simulate::Simulation;
 use crate::writes::{describe_slot_words, slot_span};
 
 /// `plan` writes nothing; `apply` writes what differs.
@@ -36,6 +38,7 @@ pub enum Report {
     Status(Box<StatusReport>),
     Kick(Box<KickReport>),
     KickDisabled(KickDisabled),
+    Simulate(Box<SimulateReport>),
     Refused(Refused),
 }
 
@@ -46,6 +49,7 @@ impl Report {
             Report::Status(r) => r.exit_code,
             Report::Kick(r) => r.exit_code,
             Report::KickDisabled(r) => r.exit_code,
+            Report::Simulate(r) => r.exit_code,
             Report::Refused(r) => r.exit_code,
         }
     }
@@ -57,6 +61,7 @@ impl Report {
             Report::Status(r) => &r.errors,
             Report::Kick(r) => &r.errors,
             Report::KickDisabled(r) => &r.errors,
+            Report::Simulate(r) => &r.errors,
             Report::Refused(r) => &r.errors,
         }
     }
@@ -208,7 +213,7 @@ pub struct SlotDoc {
 }
 
 impl SlotDoc {
-    fn new(tz: Tz, gx_tz: Tz, s: &Slot) -> SlotDoc {
+    pub fn new(tz: Tz, gx_tz: Tz, s: &Slot) -> SlotDoc {
         SlotDoc {
             kind: s.kind,
             window: s.window.clone(),
@@ -633,6 +638,209 @@ pub struct KickReport {
     pub applied: bool,
     pub errors: Vec<String>,
     pub exit_code: Exit,
+}
+
+// ---------------------------------------------------------------- simulate
+
+/// Every parameter a simulation used.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelDoc {
+    /// Days asked for.
+    pub days: u32,
+    pub step_minutes: i64,
+    pub start_soc: f64,
+    /// Hours from `from` to the first maintenance due (negative: overdue).
+    pub due_in_h: f64,
+    pub start_stripping: bool,
+    pub battery_capacity_kwh: f64,
+    pub charge_w: f64,
+    pub discharge_w: f64,
+    pub strip_hours: f64,
+    pub maintenance_interval_hours: f64,
+    pub ess_min_soc: f64,
+    pub empty_soc: f64,
+    /// A constant load, W, or 24 hourly values.
+    pub load_w: serde_json::Value,
+    pub solar_kwh_per_day: Option<f64>,
+    pub ev_connected: Option<String>,
+    /// Local times the rules run (as cron runs `apply`), `HH:MM`.
+    pub runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepDoc {
+    #[serde(serialize_with = "rfc3339")]
+    pub t: DateTime<Utc>,
+    pub soc: f64,
+    pub phase: &'static str,
+    pub slot: Option<SlotDoc>,
+    pub battery_w: f64,
+    pub grid_w: f64,
+    pub ev_w: f64,
+    pub peak: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenanceDoc {
+    #[serde(serialize_with = "rfc3339")]
+    pub due: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub empty: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub done: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub deadline: Option<DateTime<Utc>>,
+    pub on_time: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DayDoc {
+    pub date: chrono::NaiveDate,
+    pub events: Vec<&'static str>,
+    pub peak_grid_kwh: f64,
+    pub lowest_soc: f64,
+    pub grid_import_kwh: f64,
+    pub grid_export_kwh: f64,
+    pub ev_kwh: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TotalsDoc {
+    pub grid_import_kwh: f64,
+    pub grid_export_kwh: f64,
+    pub peak_grid_kwh: f64,
+    pub ev_kwh: f64,
+}
+
+/// `simulate`. Without a start (a device could not be read) only the errors.
+#[derive(Debug, Serialize)]
+pub struct SimulateReport {
+    pub command: &'static str,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub from: Option<DateTime<Utc>>,
+    pub model: Option<ModelDoc>,
+    pub steps: Vec<StepDoc>,
+    pub maintenances: Vec<MaintenanceDoc>,
+    /// One entry per local day touched.
+    pub days: Vec<DayDoc>,
+    pub totals: Option<TotalsDoc>,
+    pub findings: Vec<String>,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+impl SimulateReport {
+    pub fn new(
+        config: &Config,
+        sim: Option<&Simulation>,
+        errors: Vec<String>,
+        exit_code: Exit,
+    ) -> SimulateReport {
+        let tz = config.timezone;
+        let gx_tz = config.gx.timezone;
+        let Some(sim) = sim else {
+            return SimulateReport {
+                command: "simulate",
+                from: None,
+                model: None,
+                steps: Vec::new(),
+                maintenances: Vec::new(),
+                days: Vec::new(),
+                totals: None,
+                findings: Vec::new(),
+                errors,
+                exit_code,
+            };
+        };
+        let days: Vec<DayDoc> = sim
+            .days
+            .iter()
+            .map(|d| DayDoc {
+                date: d.date,
+                events: d.events.clone(),
+                peak_grid_kwh: round2(d.peak_grid_kwh),
+                lowest_soc: round2(d.lowest_soc),
+                grid_import_kwh: round2(d.grid_import_kwh),
+                grid_export_kwh: round2(d.grid_export_kwh),
+                ev_kwh: round2(d.ev_kwh),
+            })
+            .collect();
+        let sum = |f: fn(&crate::simulate::Day) -> f64| round2(sim.days.iter().map(f).sum());
+        SimulateReport {
+            command: "simulate",
+            from: Some(sim.start.from),
+            model: Some(model_doc(config, sim)),
+            steps: sim
+                .samples
+                .iter()
+                .map(|s| StepDoc {
+                    t: s.t,
+                    soc: round2(s.soc),
+                    phase: s.phase,
+                    slot: s.slot.as_ref().map(|slot| SlotDoc::new(tz, gx_tz, slot)),
+                    battery_w: s.battery_w.round(),
+                    grid_w: s.grid_w.round(),
+                    ev_w: s.ev_w.round(),
+                    peak: s.peak,
+                })
+                .collect(),
+            maintenances: sim
+                .maintenances
+                .iter()
+                .map(|m| MaintenanceDoc {
+                    due: m.due,
+                    empty: m.empty,
+                    done: m.done,
+                    deadline: m.deadline,
+                    on_time: m.on_time,
+                })
+                .collect(),
+            days,
+            totals: Some(TotalsDoc {
+                grid_import_kwh: sum(|d| d.grid_import_kwh),
+                grid_export_kwh: sum(|d| d.grid_export_kwh),
+                peak_grid_kwh: sum(|d| d.peak_grid_kwh),
+                ev_kwh: sum(|d| d.ev_kwh),
+            }),
+            findings: sim.findings.clone(),
+            errors,
+            exit_code,
+        }
+    }
+}
+
+fn model_doc(config: &Config, sim: &Simulation) -> ModelDoc {
+    let m = &sim.model;
+    let load_w = match (sim.start.load_w, m.load_w) {
+        (Some(w), _) => serde_json::json!(w),
+        (None, Some(hourly)) => serde_json::json!(hourly),
+        (None, None) => serde_json::json!(sim.default_load_w),
+    };
+    ModelDoc {
+        days: sim.start.days,
+        step_minutes: crate::simulate::STEP.num_minutes(),
+        start_soc: sim.start.soc,
+        due_in_h: round2(sim.start.due_in.num_seconds() as f64 / 3600.0),
+        start_stripping: sim.start.stripping,
+        battery_capacity_kwh: config.schedule.battery_capacity_kwh,
+        charge_w: m.charge_w,
+        discharge_w: m.discharge_w,
+        strip_hours: m.strip_hours,
+        maintenance_interval_hours: m.maintenance_interval_hours,
+        ess_min_soc: m.ess_min_soc,
+        empty_soc: m.empty_soc,
+        load_w,
+        solar_kwh_per_day: m.solar_kwh_per_day,
+        ev_connected: m.ev_connected.map(|(a, b)| format!("{a}-{b}")),
+        runs: crate::cron::apply_times(config)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }
 }
 
 // ---------------------------------------------------------------- refused

@@ -450,6 +450,8 @@ struct Book {
     peak: Option<PeakTally>,
     /// The last slot seen, to check its target when it ends.
     last_slot: Option<Slot>,
+    /// Whether the battery was in its maintenance cycle while that slot was in force.
+    slot_during_maintenance: bool,
 }
 
 struct PeakTally {
@@ -486,6 +488,7 @@ impl Book {
             findings: Vec::new(),
             peak: None,
             last_slot: None,
+            slot_during_maintenance: false,
         }
     }
 
@@ -501,6 +504,7 @@ impl Book {
     }
 
     fn maintenance_empty(&mut self, t: DateTime<Utc>) {
+        self.day_event("empty");
         if let Some(m) = self.maintenances.last_mut() {
             m.empty = Some(t);
             m.on_time = Some(m.deadline.is_none_or(|d| t <= d));
@@ -508,7 +512,6 @@ impl Book {
                 self.day_event("late");
             }
         }
-        self.day_event("empty");
     }
 
     fn maintenance_done(&mut self, t: DateTime<Utc>) {
@@ -603,8 +606,13 @@ impl Book {
         if let Some(slot) = &self.last_slot {
             let ended = s.t >= slot.end;
             if ended && slot.kind != WindowKind::Drain && s.soc < f64::from(slot.soc) - 2.0 {
+                let why = if self.slot_during_maintenance {
+                    "the battery was still in its maintenance cycle and took no charge; see [drain]"
+                } else {
+                    "raise [simulate] charge_w if the charger can, or lengthen the window"
+                };
                 self.findings.push(format!(
-                    "the slot {} ({}) ended at {:.0} %, short of its {} % target: raise [simulate] charge_w if the charger can, or lengthen the window",
+                    "the slot {} ({}) ended at {:.0} %, short of its {} % target: {why}",
                     plan::local_span(config.timezone, slot.start, slot.end),
                     slot.window,
                     s.soc,
@@ -613,10 +621,12 @@ impl Book {
             }
             if ended {
                 self.last_slot = None;
+                self.slot_during_maintenance = false;
             }
         }
         if let Some(slot) = s.slot.as_ref().filter(|slot| slot.contains(s.t)) {
             self.last_slot = Some(slot.clone());
+            self.slot_during_maintenance |= s.cycle != Cycle::Idle;
         }
     }
 
