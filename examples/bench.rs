@@ -283,8 +283,9 @@ fn bench() -> Result<bool, String> {
             }
         );
     }
+    ok &= simulate_budget(&binary, armv7.as_deref())?;
     println!(
-        "\nbudgets: Modbus requests apply no-change ≤ 5 with no write, apply changing ≤ 8, status ≤ 6, ev-kick idle ≤ 6; HTTP exactly 1; apply median ≤ 25 ms; peak RSS ≤ 8 MiB; armv7 musl binary ≤ 2.5 MiB"
+        "\nbudgets: Modbus requests apply no-change ≤ 5 with no write, apply changing ≤ 8, status ≤ 6, ev-kick idle ≤ 6; HTTP exactly 1; apply median ≤ 25 ms; peak RSS ≤ 8 MiB; armv7 musl binary ≤ 2.5 MiB; simulate --days 31 < 1 s on the armv7 binary under qemu"
     );
     println!(
         "{}",
@@ -295,6 +296,65 @@ fn bench() -> Result<bool, String> {
         }
     );
     Ok(ok)
+}
+
+/// The longest `simulate` (31 days) may take this long on the armv7 binary under qemu.
+const SIMULATE_BUDGET_MS: f64 = 1000.0;
+
+/// Times `simulate --days 31` (no device read) on the host binary and, when there is one, on
+/// the armv7 binary under qemu-arm-static, which is held to [`SIMULATE_BUDGET_MS`].
+fn simulate_budget(host: &Path, armv7: Option<&Path>) -> Result<bool, String> {
+    let dir = std::env::temp_dir().join(format!("zcell-bench-{}-simulate", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://127.0.0.1:9\"\n[gx]\nhost = \"127.0.0.1\"\n[schedule]\nreserve_soc = 30\n[drain]\nexport = true\n[ev]\n[simulate]\nev_connected = \"18:00-07:00\"\nsolar_kwh_per_day = 12\n",
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
+    let config = config.display().to_string();
+    let args = [
+        "--config", &config, "simulate", "--days", "31", "--soc", "80", "--due-in", "30", "--from",
+        "2026-03-20T07:00:00+11:00",
+    ];
+    let time = |program: &Path, args: &[&str], runs: usize| -> Result<Vec<f64>, String> {
+        (0..runs)
+            .map(|_| {
+                let (code, err, wall) = run(program, args)?;
+                if code != 0 {
+                    return Err(format!("simulate exited {code}: {}", err.trim()));
+                }
+                Ok(wall.as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
+    let host_ms = time(host, &args, 20)?;
+    println!(
+        "\nsimulate --days 31 (5-minute steps, across the April daylight-saving change): host median {:.1} ms (p25-p75 {:.1}-{:.1} ms, 20 runs)",
+        percentile(&host_ms, 0.5),
+        percentile(&host_ms, 0.25),
+        percentile(&host_ms, 0.75)
+    );
+    let qemu = Path::new("/usr/bin/qemu-arm-static");
+    let (Some(armv7), true) = (armv7, qemu.exists()) else {
+        println!("simulate on armv7: not measured (no armv7 binary or no qemu-arm-static)");
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(true);
+    };
+    let mut qemu_args = vec![armv7.to_str().ok_or("armv7 path is not UTF-8")?];
+    qemu_args.extend_from_slice(&args);
+    let arm_ms = time(qemu, &qemu_args, 10)?;
+    let median = percentile(&arm_ms, 0.5);
+    let within = median < SIMULATE_BUDGET_MS;
+    println!(
+        "simulate on armv7 under qemu-arm-static: median {median:.0} ms (p25-p75 {:.0}-{:.0} ms, max {:.0} ms, 10 runs), budget {SIMULATE_BUDGET_MS:.0} ms: {}",
+        percentile(&arm_ms, 0.25),
+        percentile(&arm_ms, 0.75),
+        percentile(&arm_ms, 1.0),
+        if within { "ok" } else { "BROKEN" }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(within)
 }
 
 /// A fresh pair of simulators with a config for them, in a temporary directory.

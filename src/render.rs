@@ -678,7 +678,10 @@ fn simulate_text(config: &Config, r: &SimulateReport) -> String {
         } else {
             ""
         },
-        model.load_w,
+        match model.load_w.as_f64() {
+            Some(w) => format!("{w:.0}"),
+            None => "hourly profile, see [simulate] load_w,".to_string(),
+        },
         model
             .solar_kwh_per_day
             .map_or("none".to_string(), |k| format!("{k} kWh/day")),
