@@ -314,7 +314,16 @@ fn simulate_budget(host: &Path, armv7: Option<&Path>) -> Result<bool, String> {
     .map_err(|e| format!("{}: {e}", config.display()))?;
     let config = config.display().to_string();
     let args = [
-        "--config", &config, "simulate", "--days", "31", "--soc", "80", "--due-in", "30", "--from",
+        "--config",
+        &config,
+        "simulate",
+        "--days",
+        "31",
+        "--soc",
+        "80",
+        "--due-in",
+        "30",
+        "--from",
         "2026-03-20T07:00:00+11:00",
     ];
     let time = |program: &Path, args: &[&str], runs: usize| -> Result<Vec<f64>, String> {
