@@ -187,11 +187,7 @@ pub fn schedule(
     failures.add_if(Exit::Bms, bms.as_ref().err());
     failures.add_if(Exit::Device, gx.as_ref().err());
     if let Some(e) = &write_error {
-        let exit = match e {
-            WriteError::ReadBack(_) => Exit::ReadBack,
-            WriteError::Gx(_) => Exit::Device,
-        };
-        failures.add(exit, e);
+        failures.add(e.exit(), e);
     }
     let (errors, exit_code) = failures.finish();
     let tz = config.timezone;
@@ -469,11 +465,7 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
         failures.add(Exit::Device, e);
     }
     if let Some(e) = &done.write_error {
-        let exit = match e {
-            WriteError::ReadBack(_) => Exit::ReadBack,
-            WriteError::Gx(_) => Exit::Device,
-        };
-        failures.add(exit, e);
+        failures.add(e.exit(), e);
     }
     failures.add_if(Exit::Internal, done.state_error.as_ref());
     let (errors, exit_code) = failures.finish();

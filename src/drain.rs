@@ -238,28 +238,10 @@ pub fn late_warning(config: &Config, plan: &Plan, f: &Forecast) -> Option<String
 mod tests {
     use super::*;
     use crate::bms::{Battery, BmsReading};
-    use crate::config::Overrides;
-    use chrono::NaiveDate;
-    use chrono_tz::Australia::Hobart;
-
-    fn config(extra: &str) -> Config {
-        Config::parse(
-            &format!(
-                "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://127.0.0.1:1\"\n[gx]\nhost = \"127.0.0.1\"\n{extra}"
-            ),
-            &Overrides::default(),
-        )
-        .unwrap()
-    }
+    use crate::testing::{config, hobart};
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
-        clock::to_instant(
-            Hobart,
-            NaiveDate::from_ymd_opt(2026, 11, d)
-                .unwrap()
-                .and_hms_opt(h, m, 0)
-                .unwrap(),
-        )
+        hobart(2026, 11, d, h, m)
     }
 
     fn plan_at(c: &Config, now: DateTime<Utc>, due: DateTime<Utc>, stripping: bool) -> Plan {

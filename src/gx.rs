@@ -218,6 +218,16 @@ pub enum WriteError {
     ReadBack(ReadBackError),
 }
 
+impl WriteError {
+    /// The exit code this failure stands for.
+    pub fn exit(&self) -> crate::error::Exit {
+        match self {
+            WriteError::ReadBack(_) => crate::error::Exit::ReadBack,
+            WriteError::Gx(_) => crate::error::Exit::Device,
+        }
+    }
+}
+
 /// ESS state (2900) in words.
 pub fn ess_state_name(v: u16) -> &'static str {
     match v {

@@ -41,3 +41,6 @@ pub mod render;
 pub mod report;
 pub mod simulate;
 pub mod writes;
+
+#[cfg(test)]
+mod testing;

@@ -92,7 +92,7 @@ pub fn print(out: Output, config: &Config, report: &Report) {
     }
 }
 
-/// Prints a report as JSON only (the `--json` document alone).
+/// A report as its JSON document (what `--json` prints).
 pub fn json(report: &Report) -> String {
     serde_json::to_string(report).unwrap_or_default()
 }

@@ -671,28 +671,11 @@ impl Book {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Overrides;
-    use chrono::NaiveDate;
+    use crate::testing::{config, hobart};
     use chrono_tz::Australia::Hobart;
 
-    fn config(extra: &str) -> Config {
-        Config::parse(
-            &format!(
-                "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://127.0.0.1:1\"\n[gx]\nhost = \"127.0.0.1\"\n{extra}"
-            ),
-            &Overrides::default(),
-        )
-        .unwrap()
-    }
-
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        clock::to_instant(
-            Hobart,
-            NaiveDate::from_ymd_opt(y, m, d)
-                .unwrap()
-                .and_hms_opt(h, 0, 0)
-                .unwrap(),
-        )
+        hobart(y, m, d, h, 0)
     }
 
     fn start(from: DateTime<Utc>, days: u32, soc: f64, due_in_h: i64) -> Start {
