@@ -206,6 +206,16 @@ pub struct Schedule {
     pub after_maintenance: Vec<Window>,
 }
 
+impl Schedule {
+    /// Every charge window: normal, maintenance, after-maintenance.
+    pub fn charge_windows(&self) -> impl Iterator<Item = &Window> {
+        self.normal
+            .iter()
+            .chain(&self.maintenance)
+            .chain(&self.after_maintenance)
+    }
+}
+
 /// How the EV charger is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -744,12 +754,7 @@ fn check_fits_the_gx_clock(schedule: &Schedule, timezone: Tz, gx: Tz) -> Result<
     if gx == timezone {
         return Ok(());
     }
-    let windows = schedule
-        .normal
-        .iter()
-        .chain(&schedule.maintenance)
-        .chain(&schedule.after_maintenance);
-    for w in windows {
+    for w in schedule.charge_windows() {
         if w.minutes() > MAX_WINDOW_MINUTES_OTHER_GX_ZONE {
             return Err(ConfigError::invalid(
                 w.key.clone(),
@@ -861,12 +866,7 @@ fn build_schedule(s: RawSchedule) -> Result<Schedule, ConfigError> {
 /// No charge window may overlap a peak on a day both apply: the battery must stay free to
 /// discharge in peaks.
 fn check_no_charge_in_peaks(schedule: &Schedule, peaks: &[Window]) -> Result<(), ConfigError> {
-    let charge_windows = schedule
-        .normal
-        .iter()
-        .chain(&schedule.maintenance)
-        .chain(&schedule.after_maintenance);
-    for charge in charge_windows {
+    for charge in schedule.charge_windows() {
         for peak in peaks {
             if let Some(date) = overlap_date(charge, peak, &schedule.holidays) {
                 return Err(ConfigError::invalid(

@@ -326,21 +326,7 @@ fn unsynchronised_clock_refuses_to_write() {
 #[test]
 fn a_second_apply_waits_for_the_lock() {
     let site = Site::new(2 * DAY, false);
-    let lock_path = site.dir.0.join("zcell-scheduler.lock");
-    let held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1), |_| {}).unwrap();
-    let config = site.config_arg();
-    let waiter = std::thread::spawn(move || {
-        common::run_bin(
-            &[
-                "--config",
-                &config,
-                "apply",
-                "--at",
-                "2026-11-23T07:00:00+11:00",
-            ],
-            &[],
-        )
-    });
+    let (held, waiter) = common::apply_behind_lock(&site);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(
         site.gx.state().requests,

@@ -84,21 +84,7 @@ fn no_network_is_reported_as_unreachable_for_both_devices() {
 #[test]
 fn waiting_for_the_lock_says_so_after_2_seconds() {
     let site = Site::new(2 * DAY, false);
-    let lock_path = site.dir.0.join("zcell-scheduler.lock");
-    let held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1), |_| {}).unwrap();
-    let config = site.config_arg();
-    let waiter = std::thread::spawn(move || {
-        run_bin(
-            &[
-                "--config",
-                &config,
-                "apply",
-                "--at",
-                "2026-11-23T07:00:00+11:00",
-            ],
-            &[],
-        )
-    });
+    let (held, waiter) = common::apply_behind_lock(&site);
     std::thread::sleep(Duration::from_millis(2600));
     drop(held);
     let r = waiter.join().unwrap();

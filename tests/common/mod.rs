@@ -154,6 +154,29 @@ impl Site {
     }
 }
 
+/// Holds the site's lock and starts `apply --at Mon 23 Nov 2026 07:00` behind it: the lock
+/// (drop it to let the run go on) and the run.
+pub fn apply_behind_lock(
+    site: &Site,
+) -> (zcell_scheduler::lock::Lock, std::thread::JoinHandle<Run>) {
+    let lock_path = site.dir.0.join("zcell-scheduler.lock");
+    let held = zcell_scheduler::lock::acquire(&lock_path, Duration::from_secs(1), |_| {}).unwrap();
+    let config = site.config_arg();
+    let waiter = std::thread::spawn(move || {
+        run_bin(
+            &[
+                "--config",
+                &config,
+                "apply",
+                "--at",
+                "2026-11-23T07:00:00+11:00",
+            ],
+            &[],
+        )
+    });
+    (held, waiter)
+}
+
 /// Unix seconds of a Hobart wall-clock time (no DST ambiguity in the dates used).
 pub fn slot_start(words: &[u16; 7]) -> i64 {
     i64::from(((u32::from(words[4]) << 16) | u32::from(words[5])) as i32)
