@@ -16,6 +16,7 @@ use crate::error::Exit;
 use crate::ev::charger;
 use crate::ev::rules::{self, Decision, Inputs, NextRecord, Record};
 use crate::ev::state::{self, StateFileError};
+use crate::follow;
 use crate::gx::{self, GxError, WriteError};
 use crate::lock;
 use crate::modbus::{Device, Write};
@@ -25,6 +26,7 @@ use crate::report::{
     KickDisabled, KickReport, Mode, Part, PlanParts, PlanReport, Refused, Report, SettingsDoc,
     SimulateReport, SiteDoc, StateFileDoc, StatusReport,
 };
+use crate::victron::Line;
 use crate::writes::{self, WritePlan};
 
 /// The earliest believable clock: a host whose clock says earlier has not synchronised it.
@@ -251,7 +253,8 @@ fn read_gx(config: &Config, plan: &plan::Plan) -> GxRead {
     let mut notes = Vec::new();
     let wants_forecast = plan.phase == plan::Phase::Maintenance && plan.due.is_some();
     let readings = match (&settings, wants_forecast) {
-        (Ok(_), true) => gx::read(&mut device, &gx::DRAIN).ok().map(|snap| {
+        (Ok(_), true) => gx::read_system(&mut device, &gx::DRAIN).ok().map(|system| {
+            let snap = system.snapshot;
             let ev = config.ev.as_ref().filter(|ev| ev.enabled);
             let charger = ev.and_then(|ev| match charger::read_beside(config, ev, &mut device) {
                 Ok(c) => Some((c.power_w, c.status)),
@@ -281,19 +284,41 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
     let tz = config.timezone;
     let bms = bms::read(&config.bms);
     let (gx, device) = match gx::connect(&config.gx) {
-        Ok(mut d) => (gx::read(&mut d, &gx::status_registers()), Some(d)),
+        Ok(mut d) => (read_status_gx(&mut d), Some(d)),
         Err(e) => (Err(GxError::from(e)), None),
     };
-    let live = gx
-        .as_ref()
-        .map(|snap| GxLive::new(tz, config.gx.timezone, now, snap));
     let mut failures = Failures::default();
     failures.add_if(Exit::Device, gx.as_ref().err());
-    if check {
-        if let Some(l) = live.as_ref().ok().filter(|l| l.slot_check.failed()) {
-            failures.add(Exit::Device, &l.slot_check.message);
+    let live = gx.as_ref().map(|(system, dess, settings)| {
+        let slot_check = follow::check(
+            config.gx.timezone,
+            now,
+            &settings.slot,
+            gx::dess_state(settings.dess_mode, dess),
+            system.firmware.map_or(Line::Unknown, |f| f.line()),
+        );
+        let warnings: Vec<String> = writes::battery_life_warning(settings).into_iter().collect();
+        if check {
+            if slot_check.failed() {
+                failures.add(Exit::Device, &slot_check.message);
+            }
+            for w in &warnings {
+                failures.add(Exit::Device, w);
+            }
         }
-    } else {
+        GxLive::new(
+            tz,
+            config.gx.timezone,
+            crate::report::GxRead {
+                system,
+                dess,
+                settings,
+                slot_check,
+                warnings,
+            },
+        )
+    });
+    if !check {
         failures.add_if(Exit::Bms, bms.as_ref().err());
     }
     let ev_charger = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
@@ -307,7 +332,8 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
         );
         EvStatus::new(part, &state::load(&ev.state_file))
     });
-    let forecast = status_forecast(config, now, &bms, gx.as_ref().ok(), ev_charger.as_ref());
+    let system = gx.as_ref().ok().map(|(system, _, _)| &system.snapshot);
+    let forecast = status_forecast(config, now, &bms, system, ev_charger.as_ref());
     let (errors, exit_code) = failures.finish();
     StatusReport {
         command: "status",
@@ -320,6 +346,17 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
         errors,
         exit_code,
     }
+}
+
+/// Everything `status` reads from the GX: the system values (with the firmware version), the
+/// Dynamic ESS live block, and the settings on the GX's map.
+fn read_status_gx(
+    device: &mut Device,
+) -> Result<(gx::System, crate::modbus::Snapshot, gx::GxSettings), GxError> {
+    let system = gx::read_system(device, &gx::LIVE[..5])?;
+    let dess = gx::read(device, &gx::LIVE[5..])?;
+    let settings = gx::read_settings(device)?;
+    Ok((system, dess, settings))
 }
 
 /// The drain forecast from what `status` read: the rules' stage from the BMS, the battery and
@@ -359,9 +396,9 @@ pub fn simulate(config: &Config, now: DateTime<Utc>, args: &SimulateArgs) -> Sim
         Some(s) => Some(s),
         None => match gx::connect(&config.gx)
             .map_err(GxError::from)
-            .and_then(|mut d| gx::read(&mut d, &gx::DRAIN))
+            .and_then(|mut d| gx::read_system(&mut d, &gx::DRAIN))
         {
-            Ok(snap) => snap.value(crate::registers::BATTERY_SOC),
+            Ok(system) => system.snapshot.value(crate::registers::BATTERY_SOC),
             Err(e) => {
                 failures.add(Exit::Device, &e);
                 None
@@ -449,7 +486,15 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
             NextRecord::Clear => None,
         };
         if let (false, Some(device)) = (dry_run, &mut reached.device) {
-            carry_out(&mut done, &d, &writes, ev, before.record(), device);
+            carry_out(
+                &mut done,
+                &d,
+                &writes,
+                ev,
+                before.record(),
+                device,
+                &charger,
+            );
         }
         decision = Some(d);
     }
@@ -499,7 +544,9 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
 
 /// Writes the charger and the state file in the order that keeps them consistent if the run
 /// dies half-way: a kick is recorded before the charger is started (so a later run can always
-/// stop what this one started), and forgotten only after the charger is stopped.
+/// stop what this one started), and forgotten only after the charger is stopped. A start that
+/// did not read back is undone in the same run; if even that fails, the record stays, so the
+/// next run stops the charge.
 fn carry_out(
     done: &mut Done,
     decision: &Decision,
@@ -507,6 +554,7 @@ fn carry_out(
     ev: &EvConfig,
     before: Option<&Record>,
     device: &mut Device,
+    found: &rules::Charger,
 ) {
     let path = ev.state_file.as_path();
     let starting = matches!(decision.record, NextRecord::Set(Record::Kicking { .. }));
@@ -520,17 +568,11 @@ fn carry_out(
     if !writes.is_empty() {
         if let Err(e) = gx::write_and_verify(device, writes) {
             done.write_error = Some(e);
-            if starting {
-                // Forget the intent unless the charger really is in our manual mode now.
-                let map = charger::map_for(ev.via);
-                let ours = charger::read_charger(device, &map)
-                    .is_ok_and(|c| c.mode == rules::MODE_MANUAL && c.set_current_a == ev.current_a);
-                if !ours && state::clear(path).is_ok() {
-                    done.after = None;
-                }
-            } else {
+            if !starting {
                 // A failed stop keeps the record, so the next run tries again.
                 done.after = before.cloned();
+            } else if undo_start(ev, device, found) && state::clear(path).is_ok() {
+                done.after = None;
             }
             return;
         }
@@ -544,5 +586,35 @@ fn carry_out(
     };
     if let Err(e) = result {
         done.state_error = Some(e);
+    }
+}
+
+/// Puts the charger back as it was `found` before a start that did not read back (whatever
+/// part of it landed): stop, its mode and current, and start again if it was started. True
+/// when all of that read back.
+fn undo_start(ev: &EvConfig, device: &mut Device, found: &rules::Charger) -> bool {
+    let map = charger::map_for(ev.via);
+    // Compared with a charger that holds none of the old values, so every one is written.
+    let now = charger::read_charger(device, &map).unwrap_or(rules::Charger {
+        mode: u16::MAX,
+        set_current_a: u16::MAX,
+        ..*found
+    });
+    let undo = rules::writes(
+        &rules::Action::Stop {
+            mode: found.mode,
+            current_a: found.set_current_a,
+            restart: found.start_stop == 1,
+        },
+        ev,
+        &map,
+        &now,
+    );
+    match gx::write_and_verify(device, &undo) {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!("could not undo the EV charger start: {e}");
+            false
+        }
     }
 }

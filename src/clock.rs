@@ -12,7 +12,9 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, Days, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use crate::config::Window;
@@ -67,6 +69,90 @@ pub fn gx_in_force(gx_tz: Tz, start: DateTime<Utc>, duration_s: i64, now: DateTi
     let from = naive(gx_tz, start);
     let wall_now = naive(gx_tz, now);
     from <= wall_now && wall_now < from + TimeDelta::seconds(duration_s)
+}
+
+/// The longest slot the GX's Duration register holds, in seconds.
+pub const MAX_SLOT_S: i64 = 65_535;
+
+/// The UTC offset `tz` is at at an instant.
+fn offset_at(tz: Tz, t: DateTime<Utc>) -> chrono::FixedOffset {
+    tz.offset_from_utc_datetime(&t.naive_utc()).fix()
+}
+
+/// The first instant in `(from, to]` at which `tz` changes its UTC offset (a daylight-saving
+/// transition), to the second.
+pub fn first_transition(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let before = offset_at(tz, from);
+    // Offsets last far longer than an hour in every real zone: hourly probes find the first
+    // change, and halving narrows it down to the second.
+    let mut lo = from;
+    let hi = loop {
+        if lo >= to {
+            return None;
+        }
+        let next = (lo + TimeDelta::hours(1)).min(to);
+        if offset_at(tz, next) != before {
+            break next;
+        }
+        lo = next;
+    };
+    let (mut lo, mut hi) = (lo, hi);
+    while hi - lo > TimeDelta::seconds(1) {
+        let mid = lo + (hi - lo) / 2;
+        if offset_at(tz, mid) == before {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
+}
+
+/// The part of the window `[start, end)` that the GX's one slot should hold at `now`, so the
+/// slot is right whether the GX counts it on its wall clock or in elapsed time: the window is
+/// cut at every daylight-saving transition of `gx_tz` and into pieces that fit the Duration
+/// register (a long piece ends on a whole hour of `cron_tz`, when the hourly `apply` runs
+/// and writes the next one). The piece running at `now`, or else the first one; `None` when
+/// nothing of the window is left or it is empty (inside a spring-forward gap).
+pub fn gx_piece(
+    gx_tz: Tz,
+    cron_tz: Tz,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut from = start;
+    // A piece is at least an hour long unless a transition cuts it: a year of them at most.
+    for _ in 0..10_000 {
+        if from >= end {
+            return None;
+        }
+        let longest = from + TimeDelta::seconds(MAX_SLOT_S);
+        let to = match first_transition(gx_tz, from, end.min(longest)) {
+            Some(t) => t,
+            None if end <= longest => end,
+            None => Some(whole_hour_before(cron_tz, longest))
+                .filter(|t| *t > from)
+                .unwrap_or(longest),
+        };
+        if now < to {
+            return Some((from, to));
+        }
+        from = to;
+    }
+    None
+}
+
+/// The last whole hour of `tz`'s wall clock at or before `t`.
+fn whole_hour_before(tz: Tz, t: DateTime<Utc>) -> DateTime<Utc> {
+    let wall = local(tz, t);
+    let floored = wall.date().and_hms_opt(wall.hour(), 0, 0).unwrap_or(wall);
+    let instant = to_instant(tz, floored);
+    if instant <= t {
+        instant
+    } else {
+        t - TimeDelta::seconds(i64::from(wall.minute()) * 60 + i64::from(wall.second()))
+    }
 }
 
 /// Whether `t` lies inside (not at the first moment of) an hour the wall clock in `tz`

@@ -8,13 +8,12 @@ use std::collections::BTreeSet;
 
 use crate::config::{ClockTime, Config};
 
-/// When cron runs `apply`, in the configured zone: 07:00 and 21:00, and with `[drain] export`
-/// also at each refill window's start (a drain slot ends there, and the refill must be written).
+/// When cron runs `apply`, in the configured zone: on every hour (it writes only what differs,
+/// so most runs write nothing), which also writes the rest of a slot cut at a daylight-saving
+/// change or at the longest one slot holds; with `[drain] export` also at each refill window's
+/// start that is not on the hour (a drain slot ends there, and the refill must be written).
 pub fn apply_times(config: &Config) -> Vec<ClockTime> {
-    let mut times: BTreeSet<ClockTime> = [ClockTime::new(7, 0), ClockTime::new(21, 0)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut times: BTreeSet<ClockTime> = (0..24).filter_map(|h| ClockTime::new(h, 0)).collect();
     if config.drain.export {
         times.extend(refill_starts(config));
     }
@@ -25,14 +24,14 @@ pub fn apply_times(config: &Config) -> Vec<ClockTime> {
 pub fn block(config: &Config, runner: &str) -> Vec<String> {
     let mut lines = vec![
         format!("CRON_TZ={}", config.timezone.name()),
-        format!("0 7,21 * * * root {runner} apply"),
+        format!("0 * * * * root {runner} apply"),
         // Hourly, logging only failures: a slot in force that the GX does not follow.
         format!("5 * * * * root {runner} --failures-only status --check"),
     ];
-    let extra = apply_times(config)
+    for start in refill_starts(config)
         .into_iter()
-        .filter(|t| ![ClockTime::new(7, 0), ClockTime::new(21, 0)].contains(&Some(*t)));
-    for start in extra {
+        .filter(|_| config.drain.export)
+    {
         lines.push(format!(
             "{} {} * * * root {runner} apply",
             start.minutes() % 60,
@@ -45,16 +44,14 @@ pub fn block(config: &Config, runner: &str) -> Vec<String> {
     lines
 }
 
-/// The after-maintenance windows' start times not already covered by 07:00 and 21:00, once
-/// each, in order.
+/// The after-maintenance windows' start times that are not on the hour, once each, in order.
 fn refill_starts(config: &Config) -> Vec<ClockTime> {
-    let covered = [ClockTime::new(7, 0), ClockTime::new(21, 0)];
     let starts: BTreeSet<ClockTime> = config
         .schedule
         .after_maintenance
         .iter()
         .map(|w| w.start)
-        .filter(|t| !covered.contains(&Some(*t)))
+        .filter(|t| t.minutes() % 60 != 0)
         .collect();
     starts.into_iter().collect()
 }
@@ -85,7 +82,7 @@ mod tests {
             block(&c, "/d/cron-run.sh"),
             vec![
                 "CRON_TZ=Europe/London",
-                "0 7,21 * * * root /d/cron-run.sh apply",
+                "0 * * * * root /d/cron-run.sh apply",
                 "5 * * * * root /d/cron-run.sh --failures-only status --check",
             ]
         );
@@ -113,17 +110,12 @@ mod tests {
             lines.contains(&"30 3 * * * root r apply".to_string()),
             "{lines:?}"
         );
-        // 21:00 is already an apply time.
+        // 21:00 is on the hour, which the hourly run covers.
         assert_eq!(
             lines.iter().filter(|l| l.ends_with("apply")).count(),
             2,
             "{lines:?}"
         );
-        let defaults = Config::parse(
-            &format!("{MINIMAL}[drain]\nexport = true\n"),
-            &Overrides::default(),
-        )
-        .unwrap();
-        assert!(block(&defaults, "r").contains(&"0 3 * * * root r apply".to_string()));
+        assert_eq!(apply_times(&c).len(), 25);
     }
 }

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::clock;
-use crate::writes::{DESS_AUTO, DESS_EXTERNAL, slot_span};
+use crate::victron::{DessMode, Line, SlotRegs};
 
 /// What Dynamic ESS reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +41,18 @@ impl SlotCheck {
     }
 }
 
-/// Checks slot 0 (as read) against what Dynamic ESS reports at `now`.
-pub fn check(gx_tz: Tz, now: DateTime<Utc>, slot: &[u16; 7], dess: DessState) -> SlotCheck {
-    let soc = slot[3];
-    let in_force = slot_span(slot, gx_tz)
-        .is_some_and(|(start, _)| clock::gx_in_force(gx_tz, start, i64::from(slot[1]), now));
+/// Checks slot 0 (as read) against what Dynamic ESS reports at `now`, on the GX's
+/// firmware `line` (what can make it aim elsewhere differs by line).
+pub fn check(
+    gx_tz: Tz,
+    now: DateTime<Utc>,
+    slot: &SlotRegs,
+    dess: DessState,
+    line: Line,
+) -> SlotCheck {
+    let in_force = slot.span(gx_tz).is_some_and(|(start, _)| {
+        clock::gx_in_force(gx_tz, start, i64::from(slot.duration_s), now)
+    });
     if !in_force {
         return SlotCheck {
             in_force,
@@ -53,23 +60,32 @@ pub fn check(gx_tz: Tz, now: DateTime<Utc>, slot: &[u16; 7], dess: DessState) ->
             message: "no slot in force now: the GX runs plain ESS, nothing to check".to_string(),
         };
     }
-    let problem = if dess.mode != DESS_EXTERNAL && dess.mode != DESS_AUTO {
-        Some(format!(
-            "Dynamic ESS is in mode {} (not on), so slot 0 is ignored: run `apply`, which switches it to external (4)",
-            dess.mode
-        ))
+    let mode = DessMode::from_raw(dess.mode);
+    let problem = if !mode.runs() {
+        Some(match mode {
+            DessMode::Stopped(m) => format!(
+                "Dynamic ESS is in mode {m}, which the GX's control code treats as off, so slot 0 is ignored: set Dynamic ESS to Off on the GX, then run `apply`, which switches it to external (4)"
+            ),
+            _ => format!(
+                "Dynamic ESS is in mode {} (not on), so slot 0 is ignored: run `apply`, which switches it to external (4)",
+                dess.mode
+            ),
+        })
     } else if dess.error != 0 {
         Some(error_advice(dess.error, gx_tz))
     } else if dess.active != 1 {
         Some("Dynamic ESS reports itself inactive (5400 = 0) while slot 0 is in force: check Settings → ESS on the GX".to_string())
-    } else if dess.target_soc != soc {
-        Some(format!(
-            "the GX aims for {} % (5407), not slot 0's {soc} %: most likely a TargetSoc left behind by VRM's Dynamic ESS (/Settings/DynamicEss/Schedule/0/TargetSoc), which the GX prefers to slot 0's Soc and which Modbus cannot reach; clear it on the GX over SSH with `dbus -y com.victronenergy.settings /Settings/DynamicEss/Schedule/0/TargetSoc SetValue 0`",
-            dess.target_soc
-        ))
+    } else if dess.target_soc != slot.soc {
+        Some(target_advice(slot, dess.target_soc, line))
     } else {
         None
     };
+    let problem = problem.map(|p| match (slot.is_drain(), line.global_restrictions()) {
+        (true, Some(true) | None) => format!(
+            "{p}; on Venus OS v3.50-v3.67 a global Restrictions setting VRM may have left behind (/Settings/DynamicEss/Restrictions, not on Modbus) also blocks a drain: clear it on the GX over SSH with `dbus -y com.victronenergy.settings /Settings/DynamicEss/Restrictions SetValue 0`"
+        ),
+        _ => p,
+    });
     match problem {
         Some(message) => SlotCheck {
             in_force,
@@ -79,8 +95,36 @@ pub fn check(gx_tz: Tz, now: DateTime<Utc>, slot: &[u16; 7], dess: DessState) ->
         None => SlotCheck {
             in_force,
             follows: Some(true),
-            message: format!("the GX follows slot 0: Dynamic ESS active, no error, target {soc} %"),
+            message: format!(
+                "the GX follows slot 0: Dynamic ESS active, no error, target {} %",
+                slot.soc
+            ),
         },
+    }
+}
+
+/// Why the target in force (5407) may differ from slot 0's Soc, by firmware line.
+fn target_advice(slot: &SlotRegs, target: u16, line: Line) -> String {
+    let soc = slot.soc;
+    let aims = format!("the GX aims for {target} % (5407), not slot 0's {soc} %");
+    if slot.strategy != 0 {
+        return format!(
+            "{aims}: slot 0's Strategy is {} (not target SoC), most likely left behind by VRM: run `apply`, which sets it to 0",
+            slot.strategy
+        );
+    }
+    let stale = "a TargetSoc left behind by VRM's Dynamic ESS (/Settings/DynamicEss/Schedule/0/TargetSoc), which the GX prefers to slot 0's Soc and which Modbus cannot reach; clear it on the GX over SSH with `dbus -y com.victronenergy.settings /Settings/DynamicEss/Schedule/0/TargetSoc SetValue 0`";
+    match line.target_soc_overrides() {
+        Some(true) if soc == 0 => format!(
+            "{aims}: from Venus OS v3.70 a Soc of 0 % is no target, and the GX runs self-consumption instead"
+        ),
+        Some(true) => format!("{aims}: most likely {stale}"),
+        Some(false) => format!(
+            "{aims}: this firmware line takes 5427 as the target, so another controller (VRM, Node-RED) may be writing the schedule: check Settings → ESS → Dynamic ESS on the GX"
+        ),
+        None => format!(
+            "{aims}: on Venus OS v3.70 and later most likely {stale}; on older firmware another controller (VRM, Node-RED) may be writing the schedule"
+        ),
     }
 }
 
@@ -105,17 +149,15 @@ mod tests {
     use chrono::TimeZone;
     use chrono_tz::Australia::Hobart;
 
-    fn slot(start: DateTime<Utc>, duration: u16, soc: u16) -> [u16; 7] {
-        let s = start.timestamp() as u32;
-        [
-            0,
-            duration,
-            1,
+    fn slot(start: DateTime<Utc>, duration: u16, soc: u16) -> SlotRegs {
+        SlotRegs {
+            feed_in: 0,
+            duration_s: duration,
+            restrictions: 1,
             soc,
-            (s >> 16) as u16,
-            (s & 0xFFFF) as u16,
-            0,
-        ]
+            start: start.timestamp(),
+            strategy: 0,
+        }
     }
 
     fn following(soc: u16) -> DessState {
@@ -132,9 +174,9 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
         let hour = chrono::TimeDelta::hours(1);
         let s = slot(now - hour, 7200, 80);
-        let c = check(Hobart, now, &s, following(80));
+        let c = check(Hobart, now, &s, following(80), Line::V370);
         assert_eq!((c.in_force, c.follows), (true, Some(true)), "{}", c.message);
-        let c = check(Hobart, now, &s, following(100));
+        let c = check(Hobart, now, &s, following(100), Line::V370);
         assert!(
             c.failed() && c.message.contains("TargetSoc"),
             "{}",
@@ -170,18 +212,68 @@ mod tests {
                 "inactive",
             ),
         ] {
-            let c = check(Hobart, now, &s, dess);
+            let c = check(Hobart, now, &s, dess, Line::V370);
             assert!(c.failed() && c.message.contains(needle), "{}", c.message);
         }
         // Not in force: before it, after it, or empty.
         for s in [
             slot(now + hour, 7200, 80),
             slot(now - hour * 3, 7200, 80),
-            [0; 7],
+            SlotRegs::default(),
         ] {
-            let c = check(Hobart, now, &s, following(0));
+            let c = check(Hobart, now, &s, following(0), Line::V370);
             assert_eq!((c.in_force, c.follows), (false, None), "{s:?}");
             assert!(!c.failed());
         }
+    }
+
+    #[test]
+    fn the_firmware_line_decides_what_is_named() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let s = slot(now - chrono::TimeDelta::hours(1), 7200, 80);
+        // A stale TargetSoc overrides 5427 only from v3.70.
+        let c = check(Hobart, now, &s, following(100), Line::V360);
+        assert!(
+            c.failed() && !c.message.contains("TargetSoc"),
+            "{}",
+            c.message
+        );
+        let c = check(Hobart, now, &s, following(100), Line::Unknown);
+        assert!(c.message.contains("v3.70 and later"), "{}", c.message);
+        // A Strategy VRM left behind is named on any line.
+        let vrm = SlotRegs { strategy: 1, ..s };
+        let c = check(Hobart, now, &vrm, following(0), Line::V360);
+        assert!(c.message.contains("Strategy is 1"), "{}", c.message);
+        // A drain slot not followed on v3.50-3.67: the global Restrictions VRM may leave.
+        let drain = SlotRegs {
+            feed_in: 1,
+            restrictions: 2,
+            soc: 1,
+            ..s
+        };
+        let c = check(Hobart, now, &drain, following(10), Line::V350);
+        assert!(
+            c.message.contains("/Settings/DynamicEss/Restrictions"),
+            "{}",
+            c.message
+        );
+        let c = check(Hobart, now, &drain, following(10), Line::V370);
+        assert!(
+            !c.message.contains("/Settings/DynamicEss/Restrictions"),
+            "{}",
+            c.message
+        );
+        // Mode 3: off to the control code, with how to turn it on.
+        let c = check(
+            Hobart,
+            now,
+            &s,
+            DessState {
+                mode: 3,
+                ..following(80)
+            },
+            Line::V370,
+        );
+        assert!(c.message.contains("treats as off"), "{}", c.message);
     }
 }

@@ -1,14 +1,18 @@
 //! The Victron GX: connecting, reading its ESS and Dynamic ESS settings, writing and reading
 //! back, and decoding what it reports.
 //!
-//! The GX acknowledges out-of-range writes and then silently drops them, so every write is
-//! read back; the read-back is coalesced the same way as the first read.
+//! The GX acknowledges a write before its settings store applies it, and silently drops a
+//! value it does not accept, so every write is read back until it sticks or a deadline
+//! passes. Slot 0 is read on whichever register map the GX has (see `victron`).
+
+use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::config::GxConfig;
-use crate::modbus::{Device, Endpoint, ModbusError, Snapshot, Write};
+use crate::modbus::{Device, Endpoint, Mismatch, ModbusError, Snapshot, Write};
 use crate::registers::{self as reg, Register};
+use crate::victron::{EssState, Firmware, Hub4Mode, SlotMap, SlotRegs};
 
 /// Shown when the GX refuses a connection: the Modbus TCP server is off by default.
 pub const REFUSED_HINT: &str =
@@ -20,9 +24,13 @@ pub enum GxError {
     #[error(transparent)]
     Modbus(#[from] ModbusError),
     #[error(
-        "GX {address} has no Dynamic ESS registers (exception 02 reading 5420-5430): Venus OS v3.50 or later needed; update the GX firmware"
+        "GX {address} has no Dynamic ESS registers (exception 02 reading 5400-5429): Venus OS v3.50 or later needed; update the GX firmware"
     )]
     OldFirmware { address: String },
+    #[error(
+        "GX {address}: Dynamic ESS mode (register 5423) is {mode}, which the GX's control code treats as off, and switching from it straight to external (4) leaves it off: set Settings → ESS → Dynamic ESS → Mode to Off on the GX (or write 0 to 5423), then run apply again, which switches it to external (4)"
+    )]
+    DessStopped { address: String, mode: u16 },
     #[error(
         "GX {address}: ESS is in \"Keep batteries charged\" (register 2900 = 9), which Dynamic ESS cannot schedule: set Settings → ESS → Mode to \"Optimized\" (with or without BatteryLife)"
     )]
@@ -51,36 +59,33 @@ pub enum GxError {
     ClockNotSet { now: String },
 }
 
-/// A write that did not read back as written (exit code 5).
+/// Writes that did not read back as written within the read-back's time (exit code 5).
 #[derive(Debug, Error)]
 #[error(
-    "{device} {address} register {register} ({name}) reads back {read} after writing {written}: the GX silently drops out-of-range values; check the value is allowed (e.g. ESS mode, firmware, charger limits) and run again"
+    "{device} {address} did not keep what was written ({list}, still after {waited_ms} ms): the GX silently drops values it does not accept; check the value is allowed (ESS mode, firmware, charger limits) and run again"
 )]
 pub struct ReadBackError {
     pub device: &'static str,
     pub address: String,
-    pub register: u16,
-    pub name: String,
-    pub written: u16,
-    pub read: u16,
+    pub mismatches: Vec<Mismatch>,
+    /// `; `-joined [`Mismatch::describe`] of every register that differs.
+    pub list: String,
+    pub waited_ms: u128,
 }
 
-/// Registers `apply` reads before deciding: the ESS block and the Dynamic ESS settings block.
-pub const SETTINGS: [Register; 11] = [
+/// How long a read-back may wait for the GX's settings store: it applies a write 2-30 ms after
+/// acknowledging it on a fast host, later on a Cerbo, and each poll is a request.
+pub const READ_BACK_WITHIN: Duration = Duration::from_secs(2);
+
+/// Registers `apply` reads before deciding (with slot 0 read by [`read_settings`], per map).
+pub const SETTINGS: [Register; 4] = [
     reg::ESS_STATE,
     reg::ESS_MIN_SOC,
     reg::HUB4_MODE,
-    reg::DESS_CAPACITY,
-    reg::DESS_MODE,
-    reg::SLOT_FEED_IN,
-    reg::SLOT_DURATION,
-    reg::SLOT_RESTRICTIONS,
-    reg::SLOT_SOC,
-    reg::SLOT_START,
-    reg::SLOT_STRATEGY,
+    reg::ESS_SOC_LIMIT,
 ];
 
-/// Live values `status` reads besides [`SETTINGS`].
+/// Live values `status` reads besides the settings.
 pub const LIVE: [Register; 8] = [
     reg::AC_CONSUMPTION_L1,
     reg::AC_CONSUMPTION_L2,
@@ -92,7 +97,7 @@ pub const LIVE: [Register; 8] = [
     reg::DESS_TARGET_SOC,
 ];
 
-/// What the drain forecast needs from the GX (one request, block 800-919).
+/// What the drain forecast needs from the GX.
 pub const DRAIN: [Register; 4] = [
     reg::AC_CONSUMPTION_L1,
     reg::AC_CONSUMPTION_L2,
@@ -103,55 +108,39 @@ pub const DRAIN: [Register; 4] = [
 /// The drain forecast's readings from a snapshot holding [`DRAIN`], and the charger's
 /// (power, status) when it was read.
 pub fn drain_readings(snap: &Snapshot, charger: Option<(u16, u16)>) -> crate::drain::Readings {
-    let word = |r: Register| snap.word(r.address).unwrap_or(0);
+    let value = |r: Register| snap.value(r).unwrap_or(0.0);
     crate::drain::Readings {
-        battery_soc: f64::from(word(reg::BATTERY_SOC)),
-        ac_loads_w: reg::AC_CONSUMPTION.map(word),
+        battery_soc: value(reg::BATTERY_SOC),
+        ac_loads_w: reg::AC_CONSUMPTION.map(|r| snap.word(r.address).unwrap_or(0)),
         charger,
     }
 }
 
-/// Everything `status` reads: the live values and the settings.
-pub fn status_registers() -> Vec<Register> {
-    LIVE.iter().chain(SETTINGS.iter()).copied().collect()
-}
-
-/// The settings `apply` decides on, as raw register values.
+/// The settings `apply` decides on, as the GX holds them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GxSettings {
-    pub ess_state: u16,
-    /// Percent × 10.
+    /// Which register map serves slot 0 on this GX.
+    pub map: SlotMap,
+    pub ess_state: EssState,
+    /// Raw (percent × 10): compared with what would be written, so nothing is rewritten.
     pub min_soc_raw: u16,
-    pub hub4_mode: u16,
-    /// kWh × 10.
+    pub hub4_mode: Hub4Mode,
+    /// The active SoC limit (2903), raw (percent × 10): BatteryLife's own, or 2901.
+    pub soc_limit_raw: u16,
+    /// Raw (kWh × 10).
     pub capacity_raw: u16,
+    /// Raw, as the GX holds it.
     pub dess_mode: u16,
-    /// 5424-5430 as read.
-    pub slot: [u16; 7],
+    pub slot: SlotRegs,
 }
 
 impl GxSettings {
-    pub fn from_snapshot(s: &Snapshot) -> Option<GxSettings> {
-        let w = |r: Register| s.word(r.address);
-        let slot_words = s.words(reg::SLOT_BASE, reg::SLOT_WORDS)?;
-        let mut slot = [0u16; 7];
-        slot.copy_from_slice(&slot_words);
-        Some(GxSettings {
-            ess_state: w(reg::ESS_STATE)?,
-            min_soc_raw: w(reg::ESS_MIN_SOC)?,
-            hub4_mode: w(reg::HUB4_MODE)?,
-            capacity_raw: w(reg::DESS_CAPACITY)?,
-            dess_mode: w(reg::DESS_MODE)?,
-            slot,
-        })
+    pub fn min_soc_percent(&self) -> f64 {
+        reg::ESS_MIN_SOC.physical(i64::from(self.min_soc_raw))
     }
 
-    /// Slot start as unix seconds and duration in seconds.
-    pub fn slot_start_duration(&self) -> (i64, u16) {
-        (
-            reg::i32_from_words(self.slot[4], self.slot[5]),
-            self.slot[1],
-        )
+    pub fn capacity_kwh(&self) -> f64 {
+        reg::DESS_CAPACITY.physical(i64::from(self.capacity_raw))
     }
 }
 
@@ -167,10 +156,10 @@ pub fn connect(config: &GxConfig) -> Result<Device, ModbusError> {
     })
 }
 
-/// Maps exception 02 on the Dynamic ESS block to "firmware too old".
+/// Maps exception 02 on the Dynamic ESS blocks to "firmware too old".
 fn dess_exception(device: &Device, e: ModbusError) -> GxError {
     match e.exception() {
-        Some((register, 0x02)) if (reg::DESS_CAPACITY.address..=5430).contains(&register) => {
+        Some((register, 0x02)) if (reg::DESS_ACTIVE.address..=5430).contains(&register) => {
             GxError::OldFirmware {
                 address: device.address.clone(),
             }
@@ -186,27 +175,115 @@ pub fn read(device: &mut Device, registers: &[Register]) -> Result<Snapshot, GxE
         .map_err(|e| dess_exception(device, e))
 }
 
-/// Reads what `apply` needs to decide.
-pub fn read_settings(device: &mut Device) -> Result<GxSettings, GxError> {
-    let snapshot = read(device, &SETTINGS)?;
-    GxSettings::from_snapshot(&snapshot)
-        .ok_or(GxError::Modbus(ModbusError::NotInMap(reg::SLOT_BASE)))
+/// Which map serves slot 0: the new map has 5430, the old one answers 02 for it.
+pub fn detect_map(device: &mut Device) -> Result<SlotMap, GxError> {
+    match device.read_range(reg::SLOT_STRATEGY.address, 1) {
+        Ok(_) => Ok(SlotMap::New),
+        Err(e) if e.exception().is_some_and(|(_, code)| code == 0x02) => Ok(SlotMap::Old),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Sends `writes` in order and reads every one back; a value that did not stick is a
-/// [`ReadBackError`].
-pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), WriteError> {
-    match device.write_and_read_back(writes).map_err(GxError::from)? {
-        None => Ok(()),
-        Some((register, written, read)) => Err(WriteError::ReadBack(ReadBackError {
-            device: device.label,
-            address: device.address.clone(),
-            register,
-            name: reg::name_of(register),
-            written,
-            read,
-        })),
+/// Reads what `apply` needs to decide, on whichever map the GX has.
+pub fn read_settings(device: &mut Device) -> Result<GxSettings, GxError> {
+    let map = detect_map(device)?;
+    let ess = read(device, &SETTINGS)?;
+    let words = match map {
+        SlotMap::New => 11,
+        SlotMap::Old => 10,
+    };
+    let first = reg::DESS_CAPACITY.address;
+    let dess = device
+        .read_range(first, words)
+        .map_err(|e| dess_exception(device, e))?;
+    let strategy = match map {
+        SlotMap::New => dess.get(10).copied(),
+        SlotMap::Old => device
+            .read_range(reg::SLOT_STRATEGY_OLD_MAP.address, 1)
+            .map_err(|e| dess_exception(device, e))?
+            .first()
+            .copied(),
+    };
+    let incomplete = || GxError::Modbus(ModbusError::NotInMap(first));
+    let at = |r: Register| crate::victron::raw_at(&dess, first, r).map(|v| v as u16);
+    let ess_word = |r: Register| ess.word(r.address).ok_or_else(incomplete);
+    Ok(GxSettings {
+        map,
+        ess_state: EssState(ess_word(reg::ESS_STATE)?),
+        min_soc_raw: ess_word(reg::ESS_MIN_SOC)?,
+        hub4_mode: Hub4Mode(ess_word(reg::HUB4_MODE)?),
+        soc_limit_raw: ess_word(reg::ESS_SOC_LIMIT)?,
+        capacity_raw: at(reg::DESS_CAPACITY).ok_or_else(incomplete)?,
+        dess_mode: at(reg::DESS_MODE).ok_or_else(incomplete)?,
+        slot: crate::victron::decode_slot(
+            dess.get(usize::from(reg::SLOT_BASE - first)..)
+                .unwrap_or_default(),
+            strategy.ok_or_else(incomplete)?,
+        )
+        .ok_or_else(incomplete)?,
+    })
+}
+
+/// The GX's system values (loads, battery) and, where its server publishes it (v1.0.82 and
+/// later), its firmware version.
+pub struct System {
+    pub snapshot: Snapshot,
+    pub firmware: Option<Firmware>,
+}
+
+/// Reads the system values in `registers` (all within 817-846): in one request across the
+/// firmware version where the server has it, else in the blocks every server has.
+pub fn read_system(device: &mut Device, registers: &[Register]) -> Result<System, GxError> {
+    let (first, count) = (reg::AC_CONSUMPTION_L1.address, 30);
+    match device.read_range(first, count) {
+        Ok(words) => {
+            let mut snapshot = Snapshot::default();
+            snapshot.insert(first, &words);
+            let firmware = crate::victron::raw_at(&words, first, reg::FIRMWARE_VERSION)
+                .map(|v| Firmware(v as u32));
+            Ok(System { snapshot, firmware })
+        }
+        Err(e) if e.exception().is_some_and(|(_, code)| code == 0x02) => Ok(System {
+            snapshot: read(device, registers)?,
+            firmware: None,
+        }),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// What Dynamic ESS reports, from a snapshot of 5400-5407 and the mode (5423) as read.
+pub fn dess_state(mode: u16, dess: &Snapshot) -> crate::follow::DessState {
+    let word = |r: Register| dess.word(r.address).unwrap_or(0);
+    crate::follow::DessState {
+        mode,
+        active: word(reg::DESS_ACTIVE),
+        error: word(reg::DESS_ERROR),
+        target_soc: word(reg::DESS_TARGET_SOC),
+    }
+}
+
+/// Sends `writes` in order and reads them back until they stick or [`READ_BACK_WITHIN`]
+/// (at most the device's timeout) has passed; what did not stick is a [`ReadBackError`].
+pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), WriteError> {
+    let within = READ_BACK_WITHIN.min(device.timeout());
+    let started = std::time::Instant::now();
+    let mismatches = device
+        .write_and_read_back(writes, within)
+        .map_err(GxError::from)?;
+    if mismatches.is_empty() {
+        return Ok(());
+    }
+    Err(WriteError::ReadBack(ReadBackError {
+        device: device.label,
+        address: device.address.clone(),
+        list: mismatches
+            .iter()
+            .map(Mismatch::describe)
+            .collect::<Vec<_>>()
+            .join("; "),
+        mismatches,
+        waited_ms: started.elapsed().as_millis(),
+    }))
 }
 
 /// A failed write: the device failed (exit 4) or the value did not stick (exit 5).
@@ -225,50 +302,5 @@ impl WriteError {
             WriteError::ReadBack(_) => crate::error::Exit::ReadBack,
             WriteError::Gx(_) => crate::error::Exit::Device,
         }
-    }
-}
-
-/// ESS state (2900) in words.
-pub fn ess_state_name(v: u16) -> &'static str {
-    match v {
-        1..=8 => "optimized with BatteryLife",
-        9 => "keep batteries charged",
-        10 => "optimized without BatteryLife",
-        11 => "optimized without BatteryLife (at minimum SoC)",
-        12 => "optimized without BatteryLife (recharging)",
-        _ => "unknown",
-    }
-}
-
-/// Hub4Mode (2902) in words.
-pub fn hub4_mode_name(v: u16) -> &'static str {
-    match v {
-        1 => "ESS with phase compensation",
-        2 => "ESS without phase compensation",
-        3 => "external control",
-        _ => "unknown",
-    }
-}
-
-/// Dynamic ESS mode (5423) in words.
-pub fn dess_mode_name(v: u16) -> &'static str {
-    match v {
-        0 => "off",
-        1 => "auto (VRM)",
-        4 => "external (this tool or Node-RED)",
-        _ => "unknown",
-    }
-}
-
-/// Dynamic ESS error code (5404) in words.
-pub fn dess_error_name(v: u16) -> &'static str {
-    match v {
-        0 => "ok",
-        1 => "no ESS",
-        2 => "ESS mode (keep charged or external control)",
-        3 => "no matching schedule (plain ESS runs)",
-        4 => "SoC low or unknown",
-        5 => "battery capacity not set",
-        _ => "unknown",
     }
 }

@@ -40,6 +40,7 @@ pub mod registers;
 pub mod render;
 pub mod report;
 pub mod simulate;
+pub mod victron;
 pub mod writes;
 
 /// Helpers shared by the unit tests of the pure core.

@@ -151,6 +151,10 @@ impl Snapshot {
                 let lo = self.word(r.address + 1)?;
                 registers::i32_from_words(hi, lo)
             }
+            Kind::U32 => {
+                let lo = self.word(r.address + 1)?;
+                i64::from((u32::from(hi) << 16) | u32::from(lo))
+            }
         })
     }
 
@@ -236,7 +240,7 @@ impl Device {
         Ok(device)
     }
 
-    fn timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_s)
     }
 
@@ -401,32 +405,172 @@ impl Device {
         }
     }
 
-    /// Sends `writes` in order, then reads every written register back (coalesced, so a slot
-    /// and its neighbours come back in one request) and returns the first register whose
-    /// value is not the last one written to it: `(address, written, read)`.
+    /// Sends `writes` in order, then reads them back until every register holds the last value
+    /// written to it, or `within` has passed: the GX acknowledges a write before its settings
+    /// store has applied it, so a read straight after often sees the old value. Returns the
+    /// registers that still differ at the deadline (empty when all stuck).
     pub fn write_and_read_back(
         &mut self,
         writes: &[Write],
-    ) -> Result<Option<(u16, u16, u16)>, ModbusError> {
-        let mut expected: BTreeMap<u16, u16> = BTreeMap::new();
+        within: Duration,
+    ) -> Result<Vec<Mismatch>, ModbusError> {
         for w in writes {
             self.write(w)?;
-            for (i, v) in w.values.iter().enumerate() {
-                expected.insert(w.address + i as u16, *v);
+        }
+        let deadline = Instant::now() + within;
+        let mut pending = read_back_groups(writes);
+        let mut pause = FIRST_READ_BACK;
+        loop {
+            std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+            let mut mismatches = Vec::new();
+            let mut still = Vec::new();
+            for group in pending {
+                let words = self.read_range(group.first, group.count)?;
+                let found = group.mismatches(&words);
+                if !found.is_empty() {
+                    mismatches.extend(found);
+                    still.push(group);
+                }
+            }
+            if still.is_empty() || Instant::now() >= deadline {
+                return Ok(mismatches);
+            }
+            pending = still;
+            pause = (pause * 2).min(LAST_READ_BACK_PAUSE);
+        }
+    }
+}
+
+/// The first read-back waits this long: on the GX's own loopback most writes have reached
+/// its settings store by then.
+const FIRST_READ_BACK: Duration = Duration::from_millis(10);
+/// The longest pause between two read-backs (they double from [`FIRST_READ_BACK`]).
+const LAST_READ_BACK_PAUSE: Duration = Duration::from_millis(250);
+
+/// One register that did not hold what was written to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The register as the GX maps it in that request, or `None` outside the map.
+    pub register: Option<Register>,
+    pub address: u16,
+    pub written: i64,
+    /// `None` when the device did not return it.
+    pub read: Option<i64>,
+}
+
+impl Mismatch {
+    /// `ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %`.
+    pub fn describe(&self) -> String {
+        let (name, value): (String, Box<dyn Fn(i64) -> String>) = match self.register {
+            Some(r) => (r.name.to_string(), Box::new(move |v| r.describe(v))),
+            None => (
+                format!("register {}", self.address),
+                Box::new(|v| v.to_string()),
+            ),
+        };
+        let read = self.read.map_or("nothing".to_string(), &value);
+        format!(
+            "{name} ({}) reads {read} after writing {}",
+            self.address,
+            value(self.written)
+        )
+    }
+}
+
+/// One read that checks one or more writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReadBackGroup {
+    first: u16,
+    count: u16,
+    /// (the write's first address, its values) for each write this read checks.
+    checks: Vec<(u16, Vec<u16>)>,
+}
+
+impl ReadBackGroup {
+    fn mismatches(&self, words: &[u16]) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        for (first, values) in &self.checks {
+            let mut i = 0;
+            while i < values.len() {
+                let address = first + i as u16;
+                let register = registers::in_request(*first, address).filter(|r| {
+                    r.address == address && r.span().end <= first + values.len() as u16
+                });
+                let width = register.map_or(1, |r| usize::from(r.kind.words()));
+                let at = usize::from(address - self.first);
+                let decode = |w: &[u16]| match register {
+                    Some(r) => crate::victron::raw_at(w, 0, r),
+                    None => w.first().map(|v| i64::from(*v)),
+                };
+                let written = decode(&values[i..]).unwrap_or_default();
+                let read = words.get(at..at + width).and_then(decode);
+                if read != Some(written) {
+                    out.push(Mismatch {
+                        register,
+                        address,
+                        written,
+                        read,
+                    });
+                }
+                i += width;
             }
         }
-        let ranges = registers::coalesce_spans(expected.keys().map(|a| *a..*a + 1))
-            .map_err(ModbusError::NotInMap)?;
-        let mut back = Snapshot::default();
-        for range in ranges {
-            let words = self.read_range(range.first, range.count)?;
-            back.insert(range.first, &words);
-        }
-        Ok(expected.into_iter().find_map(|(address, written)| {
-            let read = back.word(address).unwrap_or(u16::MAX);
-            (read != written).then_some((address, written, read))
-        }))
+        out
     }
+}
+
+/// The reads that check `writes`: a later write to the same addresses replaces an earlier
+/// one (its value is the one that must stick); writes inside one readable block share a
+/// read, unless they overlap another write, because the GX maps a register by the request's
+/// first address (on the old map a request starting at 5429 is Strategy, one starting at
+/// 5424 reaches Start's low word there).
+fn read_back_groups(writes: &[Write]) -> Vec<ReadBackGroup> {
+    let mut checks: Vec<(u16, Vec<u16>)> = Vec::new();
+    for w in writes {
+        match checks
+            .iter_mut()
+            .find(|(a, v)| *a == w.address && v.len() == w.values.len())
+        {
+            Some(check) => check.1 = w.values.clone(),
+            None => checks.push((w.address, w.values.clone())),
+        }
+    }
+    let span = |(a, v): &(u16, Vec<u16>)| *a..*a + v.len() as u16;
+    let overlaps = |c: &(u16, Vec<u16>)| {
+        checks
+            .iter()
+            .filter(|o| span(o) != span(c))
+            .any(|o| span(o).start < span(c).end && span(c).start < span(o).end)
+    };
+    let mut groups: Vec<ReadBackGroup> = Vec::new();
+    for check in &checks {
+        let s = span(check);
+        let block = registers::BLOCKS
+            .iter()
+            .find(|b| b.first <= s.start && s.end - 1 <= b.last)
+            .filter(|_| !overlaps(check));
+        let shared = block.and_then(|b| {
+            groups.iter_mut().find(|g| {
+                g.checks.iter().all(|c| !overlaps(c))
+                    && b.first <= g.first
+                    && g.first + g.count - 1 <= b.last
+            })
+        });
+        match shared {
+            Some(g) => {
+                let end = (g.first + g.count).max(s.end);
+                g.first = g.first.min(s.start);
+                g.count = end - g.first;
+                g.checks.push(check.clone());
+            }
+            None => groups.push(ReadBackGroup {
+                first: s.start,
+                count: s.end - s.start,
+                checks: vec![check.clone()],
+            }),
+        }
+    }
+    groups
 }
 
 #[cfg(test)]

@@ -321,12 +321,16 @@ pub fn safe_plan(config: &Config, now: DateTime<Utc>, why: &str) -> Plan {
 
 /// The candidate running now, or else the next to start within [`LOOKAHEAD`].
 fn choose(candidates: &[Slot], now: DateTime<Utc>) -> Option<Slot> {
+    // An instance wholly inside a spring-forward gap starts where it ends: nothing to hold.
+    let candidates: Vec<&Slot> = candidates.iter().filter(|c| c.end > c.start).collect();
     candidates
         .iter()
+        .copied()
         .find(|c| c.contains(now))
         .or_else(|| {
             candidates
                 .iter()
+                .copied()
                 .filter(|c| c.start > now && c.start - now <= LOOKAHEAD)
                 .min_by_key(|c| c.start)
         })

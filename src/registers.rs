@@ -12,12 +12,14 @@ pub enum Kind {
     I16,
     /// Two registers, high word first.
     I32,
+    /// Two registers, high word first.
+    U32,
 }
 
 impl Kind {
     pub fn words(self) -> u16 {
         match self {
-            Kind::I32 => 2,
+            Kind::I32 | Kind::U32 => 2,
             _ => 1,
         }
     }
@@ -46,6 +48,31 @@ impl Register {
     /// The addresses this register occupies, end exclusive.
     pub fn span(&self) -> std::ops::Range<u16> {
         self.address..self.address + self.kind.words()
+    }
+
+    /// The physical value of a raw one, in [`Register::unit`].
+    pub fn physical(&self, raw: i64) -> f64 {
+        raw as f64 / f64::from(self.scale)
+    }
+
+    /// The raw value for a physical one, rounded; `None` when a 16-bit register cannot hold it.
+    pub fn raw16(&self, physical: f64) -> Option<u16> {
+        let raw = (physical * f64::from(self.scale)).round();
+        (0.0..=f64::from(u16::MAX))
+            .contains(&raw)
+            .then_some(raw as u16)
+    }
+
+    /// A raw value in the owner's units: `10.0 %`, `2026-11-30T04:00:00Z` for a unix time.
+    pub fn describe(&self, raw: i64) -> String {
+        match self.unit {
+            "unix s" => chrono::DateTime::<chrono::Utc>::from_timestamp(raw, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| format!("{raw} (unix s)")),
+            "" => format!("{raw}"),
+            unit if self.scale == 1 => format!("{raw} {unit}"),
+            unit => format!("{:.1} {unit}", self.physical(raw)),
+        }
     }
 }
 
@@ -254,6 +281,39 @@ register!(
     "",
     Write
 );
+// The old map (dbus_modbustcp up to v1.0.95, Venus OS v3.50 to at least v3.70): Strategy is
+// addressed by a request that starts at 5429, where Start's low word otherwise sits.
+register!(
+    SLOT_STRATEGY_OLD_MAP,
+    5429,
+    "slot 0 Strategy",
+    "/Settings/DynamicEss/Schedule/0/Strategy",
+    U16,
+    1,
+    "",
+    Write
+);
+register!(
+    ESS_SOC_LIMIT,
+    2903,
+    "ESS active SoC limit",
+    "/Settings/CGwacs/BatteryLife/SocLimit",
+    U16,
+    10,
+    "%",
+    Read
+);
+// Served by dbus_modbustcp v1.0.82 and later; older servers answer exception 02.
+register!(
+    FIRMWARE_VERSION,
+    834,
+    "GX firmware version",
+    "/FirmwareVersion",
+    U32,
+    1,
+    "",
+    Read
+);
 
 // The EV charging station through the GX's evcharger service (unit 40 by default).
 register!(
@@ -422,7 +482,7 @@ pub const EVCS_CHARGER: ChargerMap = ChargerMap {
 pub const AC_CONSUMPTION: [Register; 3] = [AC_CONSUMPTION_L1, AC_CONSUMPTION_L2, AC_CONSUMPTION_L3];
 
 /// Every register in the map, for naming an address in a message.
-pub const ALL: [Register; 31] = [
+pub const ALL: [Register; 34] = [
     AC_CONSUMPTION_L1,
     AC_CONSUMPTION_L2,
     AC_CONSUMPTION_L3,
@@ -442,6 +502,9 @@ pub const ALL: [Register; 31] = [
     SLOT_SOC,
     SLOT_START,
     SLOT_STRATEGY,
+    SLOT_STRATEGY_OLD_MAP,
+    ESS_SOC_LIMIT,
+    FIRMWARE_VERSION,
     GX_EV_MAX_CURRENT,
     GX_EV_MODE,
     GX_EV_POWER,
@@ -456,12 +519,18 @@ pub const ALL: [Register; 31] = [
     EVCS_MAX_CURRENT,
 ];
 
-/// The map's name for an address, or `register N`.
-pub fn name_of(address: u16) -> String {
+/// The register a request starting at `first` reaches at `address`, as the GX maps it: by
+/// each register's first address, so a request that starts at 5429 addresses the old map's
+/// Strategy, and one that starts below it reaches Start's low word there. `None` for an
+/// address outside the map.
+pub fn in_request(first: u16, address: u16) -> Option<Register> {
+    if first == address && address == SLOT_STRATEGY_OLD_MAP.address {
+        return Some(SLOT_STRATEGY_OLD_MAP);
+    }
     ALL.iter()
+        .filter(|r| *r != &SLOT_STRATEGY_OLD_MAP)
         .find(|r| r.span().contains(&address))
-        .map(|r| r.name.to_string())
-        .unwrap_or_else(|| format!("register {address}"))
+        .copied()
 }
 
 /// A signed 32-bit value from two registers, high word first (the GX's word order).
@@ -469,7 +538,7 @@ pub fn i32_from_words(hi: u16, lo: u16) -> i64 {
     i64::from(((u32::from(hi) << 16) | u32::from(lo)) as i32)
 }
 
-/// The slot's seven registers, written together in one FC16 request.
+/// The slot's registers on the new map, written together in one FC16 request (5424-5430).
 pub const SLOT: [Register; 6] = [
     SLOT_FEED_IN,
     SLOT_DURATION,
@@ -478,8 +547,10 @@ pub const SLOT: [Register; 6] = [
     SLOT_START,
     SLOT_STRATEGY,
 ];
-/// First address and word count of the slot.
+/// First address of the slot, and its word count on the old map (5424-5429, without
+/// Strategy) and on the new one (5424-5430).
 pub const SLOT_BASE: u16 = 5424;
+pub const SLOT_WORDS_OLD_MAP: u16 = 6;
 pub const SLOT_WORDS: u16 = 7;
 
 /// Restriction bit: battery → grid blocked.
@@ -494,23 +565,22 @@ pub struct Block {
     pub last: u16,
 }
 
-/// The readable blocks on the GX's unit 100 and its evcharger service, and on the EVCS itself.
-pub const BLOCKS: [Block; 9] = [
+/// The ranges the tool reads that every GX line serves whole (checked against Victron's own
+/// register lists in `tests/registers.rs`), and the charger's. 830-839 (the GX clock and
+/// firmware version, v1.0.82 and later) and 5430 (the new map's Strategy) are read on their
+/// own terms by `gx`, never coalesced into these.
+pub const BLOCKS: [Block; 7] = [
     Block {
-        first: 800,
-        last: 919,
+        first: 817,
+        last: 829,
     },
     Block {
-        first: 2700,
-        last: 2724,
+        first: 840,
+        last: 846,
     },
     Block {
         first: 2900,
         last: 2903,
-    },
-    Block {
-        first: 4701,
-        last: 4704,
     },
     Block {
         first: 5400,
@@ -518,15 +588,11 @@ pub const BLOCKS: [Block; 9] = [
     },
     Block {
         first: 5420,
-        last: 5430,
+        last: 5429,
     },
     Block {
-        first: 5700,
-        last: 5707,
-    },
-    Block {
-        first: 3800,
-        last: 3847,
+        first: 3814,
+        last: 3827,
     },
     Block {
         first: 5009,
@@ -591,18 +657,16 @@ mod tests {
             next += r.kind.words();
         }
         assert_eq!(next - SLOT_BASE, SLOT_WORDS);
+        assert_eq!(
+            SLOT_STRATEGY_OLD_MAP.address,
+            SLOT_BASE + SLOT_WORDS_OLD_MAP - 1
+        );
     }
 
     #[test]
     fn coalesces_within_blocks_only() {
-        let ranges = coalesce(&[
-            ESS_MIN_SOC,
-            ESS_STATE,
-            DESS_CAPACITY,
-            SLOT_STRATEGY,
-            HUB4_MODE,
-        ])
-        .unwrap();
+        let ranges =
+            coalesce(&[ESS_MIN_SOC, ESS_STATE, DESS_CAPACITY, SLOT_START, HUB4_MODE]).unwrap();
         assert_eq!(
             ranges,
             vec![
@@ -612,13 +676,21 @@ mod tests {
                 },
                 ReadRange {
                     first: 5420,
-                    count: 11
+                    count: 10
                 }
             ]
         );
         // 5407 and 5420 are in different blocks: two requests, never one across 5408-5419.
         let ranges = coalesce(&[DESS_TARGET_SOC, DESS_CAPACITY]).unwrap();
         assert_eq!(ranges.len(), 2);
+        // 5430 (new map only) and the firmware version (newer servers only) never coalesce.
+        assert_eq!(coalesce(&[SLOT_STRATEGY]), Err(5430));
+        assert_eq!(coalesce(&[FIRMWARE_VERSION]), Err(834));
+        // The loads and the battery: two requests, never one across 830-839.
+        assert_eq!(
+            coalesce(&[AC_CONSUMPTION_L1, BATTERY_SOC]).unwrap().len(),
+            2
+        );
     }
 
     #[test]
@@ -626,9 +698,23 @@ mod tests {
         for map in [GX_CHARGER, EVCS_CHARGER] {
             assert_eq!(coalesce(&map.all()).unwrap().len(), 1);
         }
-        assert_eq!(name_of(3826), "EVCS start/stop");
-        assert_eq!(name_of(5429), "slot 0 Start");
-        assert_eq!(name_of(4000), "register 4000");
+        let name = |first, a| in_request(first, a).map(|r| r.name);
+        assert_eq!(name(3826, 3826), Some("EVCS start/stop"));
+        assert_eq!(name(5424, 5429), Some("slot 0 Start"));
+        assert_eq!(name(5429, 5429), Some("slot 0 Strategy"));
+        assert_eq!(name(5424, 5430), Some("slot 0 Strategy"));
+        assert_eq!(name(4000, 4000), None);
+    }
+
+    #[test]
+    fn values_in_the_owners_units() {
+        assert_eq!(ESS_MIN_SOC.describe(100), "10.0 %");
+        assert_eq!(ESS_MIN_SOC.raw16(12.5), Some(125));
+        assert_eq!(ESS_MIN_SOC.raw16(7000.0), None);
+        assert_eq!(DESS_CAPACITY.physical(100), 10.0);
+        assert_eq!(SLOT_SOC.describe(80), "80 %");
+        assert_eq!(SLOT_START.describe(0), "1970-01-01T00:00:00Z");
+        assert_eq!(DESS_MODE.describe(4), "4");
     }
 
     #[test]

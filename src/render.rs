@@ -13,7 +13,6 @@ use chrono_tz::Tz;
 use crate::clock;
 use crate::config::Config;
 use crate::ev::rules::{self, Action, Charger, Record};
-use crate::gx;
 use crate::modbus::Write;
 use crate::plan::{short_local, span};
 use crate::registers as reg;
@@ -152,7 +151,7 @@ fn full_plan_text(config: &Config, r: &PlanReport) -> String {
                 s.slot.text,
                 s.ess_min_soc,
                 s.dess_mode,
-                gx::dess_mode_name(s.dess_mode)
+                crate::victron::DessMode::from_raw(s.dess_mode).name()
             );
             t += &writes_text(r);
         }
@@ -432,6 +431,14 @@ fn or_unknown(v: Option<f64>) -> String {
 fn gx_text(g: &GxLive) -> String {
     let mut t = String::new();
     t += &format!(
+        "  firmware: {}; {}\n",
+        match &g.firmware {
+            Some(v) => format!("Venus OS {v}"),
+            None => "not published by this GX (Modbus TCP server before v1.0.82)".to_string(),
+        },
+        g.slot_map.describe()
+    );
+    t += &format!(
         "  battery: SoC {} %, power {} W ({})\n",
         or_unknown(g.battery_soc),
         or_unknown(g.battery_power_w),
@@ -452,7 +459,7 @@ fn gx_text(g: &GxLive) -> String {
         g.ess_state,
         g.ess_state_text,
         g.hub4_mode,
-        gx::hub4_mode_name(g.hub4_mode),
+        g.hub4_mode_text,
         or_unknown(g.ess_min_soc)
     );
     t += &format!(
@@ -483,6 +490,9 @@ fn gx_text(g: &GxLive) -> String {
         }
     );
     t += &format!("  slot 0 check: {}\n", g.slot_check.message);
+    for w in &g.warnings {
+        t += &format!("  warning: {w}\n");
+    }
     t
 }
 

@@ -14,13 +14,15 @@ use crate::drain::{Forecast, LoadSource};
 use crate::error::Exit;
 use crate::ev::rules::{self, Action, Charger, Decision, NextRecord, Record, Site};
 use crate::ev::state::Loaded;
-use crate::follow::{self, DessState, SlotCheck};
+use crate::follow::SlotCheck;
 use crate::gx::GxSettings;
+use crate::gx::System;
 use crate::modbus::{Snapshot, Write};
 use crate::plan::{Phase, Plan, Slot, Stage, WindowKind};
 use crate::registers as reg;
 use crate::simulate::Simulation;
-use crate::writes::{describe_slot_words, slot_span};
+use crate::victron::{Line, SlotMap, SlotRegs};
+use crate::writes::describe_slot;
 
 /// `plan` writes nothing; `apply` writes what differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -232,6 +234,7 @@ impl SlotDoc {
 /// GX will stop it, in local time.
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotRegisters {
+    /// 5424-5430 in the new map's order (Strategy last), whichever map the GX has.
     pub registers: [u16; 7],
     pub start: i64,
     #[serde(serialize_with = "rfc3339_opt")]
@@ -246,18 +249,18 @@ pub struct SlotRegisters {
 }
 
 impl SlotRegisters {
-    pub fn new(tz: Tz, gx_tz: Tz, slot: [u16; 7]) -> SlotRegisters {
-        let span = slot_span(&slot, gx_tz);
+    pub fn new(tz: Tz, gx_tz: Tz, slot: &SlotRegs) -> SlotRegisters {
+        let span = slot.span(gx_tz);
         SlotRegisters {
-            registers: slot,
-            start: reg::i32_from_words(slot[4], slot[5]),
+            registers: slot.words(),
+            start: slot.start,
             start_local: span.map(|(s, _)| s.with_timezone(&tz)),
             end_local: span.map(|(_, e)| e.with_timezone(&tz)),
-            duration_s: slot[1],
-            soc: slot[3],
-            restrictions: slot[2],
-            strategy: slot[6],
-            text: describe_slot_words(&slot, tz, gx_tz),
+            duration_s: slot.duration_s,
+            soc: slot.soc,
+            restrictions: slot.restrictions,
+            strategy: slot.strategy,
+            text: describe_slot(slot, tz, gx_tz),
         }
     }
 }
@@ -265,6 +268,8 @@ impl SlotRegisters {
 /// What `apply` decides on, as the GX held it before the run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsDoc {
+    /// Which register map serves slot 0 on this GX.
+    pub slot_map: SlotMap,
     pub ess_state: u16,
     pub ess_min_soc: f64,
     pub hub4_mode: u16,
@@ -276,12 +281,13 @@ pub struct SettingsDoc {
 impl SettingsDoc {
     pub fn new(tz: Tz, gx_tz: Tz, s: &GxSettings) -> SettingsDoc {
         SettingsDoc {
-            ess_state: s.ess_state,
-            ess_min_soc: f64::from(s.min_soc_raw) / 10.0,
-            hub4_mode: s.hub4_mode,
-            battery_capacity_kwh: f64::from(s.capacity_raw) / 10.0,
+            slot_map: s.map,
+            ess_state: s.ess_state.0,
+            ess_min_soc: s.min_soc_percent(),
+            hub4_mode: s.hub4_mode.0,
+            battery_capacity_kwh: s.capacity_kwh(),
             dess_mode: s.dess_mode,
-            slot: SlotRegisters::new(tz, gx_tz, s.slot),
+            slot: SlotRegisters::new(tz, gx_tz, &s.slot),
         }
     }
 }
@@ -391,13 +397,23 @@ impl DrainDoc {
 /// The GX's live values and settings, decoded.
 #[derive(Debug, Clone, Serialize)]
 pub struct GxLive {
+    /// `v3.70`, or `null` where the GX's Modbus server does not publish it (before
+    /// `dbus_modbustcp` v1.0.82).
+    pub firmware: Option<String>,
+    /// The firmware line whose control code the tool allows for (`unknown` without a version).
+    pub firmware_line: Line,
+    /// Which register map serves slot 0.
+    pub slot_map: SlotMap,
     pub battery_soc: Option<f64>,
     pub battery_power_w: Option<f64>,
     pub ac_loads_w: [Option<f64>; 3],
     pub ess_state: u16,
     pub ess_state_text: &'static str,
     pub ess_min_soc: Option<f64>,
+    /// The SoC the GX really stops a discharge at: BatteryLife's own limit, or the minimum.
+    pub ess_soc_limit: Option<f64>,
     pub hub4_mode: u16,
+    pub hub4_mode_text: &'static str,
     pub dess_mode: u16,
     pub dess_mode_text: &'static str,
     pub dess_active: bool,
@@ -408,42 +424,48 @@ pub struct GxLive {
     pub slot: SlotRegisters,
     /// Whether the GX follows slot 0 now.
     pub slot_check: SlotCheck,
+    /// What keeps maintenance from completing on this GX, with the fix.
+    pub warnings: Vec<String>,
+}
+
+/// What `status` read from the GX, for [`GxLive::new`].
+pub struct GxRead<'a> {
+    pub system: &'a System,
+    /// 5400-5407.
+    pub dess: &'a Snapshot,
+    pub settings: &'a GxSettings,
+    pub slot_check: SlotCheck,
+    pub warnings: Vec<String>,
 }
 
 impl GxLive {
-    pub fn new(tz: Tz, gx_tz: Tz, now: DateTime<Utc>, snap: &Snapshot) -> GxLive {
-        let word = |r: reg::Register| snap.word(r.address).unwrap_or(0);
-        let mut slot = [0u16; 7];
-        if let Some(words) = snap.words(reg::SLOT_BASE, reg::SLOT_WORDS) {
-            slot.copy_from_slice(&words);
-        }
+    pub fn new(tz: Tz, gx_tz: Tz, read: GxRead) -> GxLive {
+        let (snap, dess, s) = (&read.system.snapshot, read.dess, read.settings);
+        let word = |r: reg::Register| dess.word(r.address).unwrap_or(0);
+        let mode = crate::victron::DessMode::from_raw(s.dess_mode);
         GxLive {
+            firmware: read.system.firmware.map(|f| f.text()),
+            firmware_line: read.system.firmware.map_or(Line::Unknown, |f| f.line()),
+            slot_map: s.map,
             battery_soc: snap.value(reg::BATTERY_SOC),
             battery_power_w: snap.value(reg::BATTERY_POWER),
             ac_loads_w: reg::AC_CONSUMPTION.map(|r| snap.value(r)),
-            ess_state: word(reg::ESS_STATE),
-            ess_state_text: crate::gx::ess_state_name(word(reg::ESS_STATE)),
-            ess_min_soc: snap.value(reg::ESS_MIN_SOC),
-            hub4_mode: word(reg::HUB4_MODE),
-            dess_mode: word(reg::DESS_MODE),
-            dess_mode_text: crate::gx::dess_mode_name(word(reg::DESS_MODE)),
+            ess_state: s.ess_state.0,
+            ess_state_text: s.ess_state.name(),
+            ess_min_soc: Some(s.min_soc_percent()),
+            ess_soc_limit: Some(reg::ESS_SOC_LIMIT.physical(i64::from(s.soc_limit_raw))),
+            hub4_mode: s.hub4_mode.0,
+            hub4_mode_text: s.hub4_mode.name(),
+            dess_mode: s.dess_mode,
+            dess_mode_text: mode.name(),
             dess_active: word(reg::DESS_ACTIVE) == 1,
             dess_error: word(reg::DESS_ERROR),
-            dess_error_text: crate::gx::dess_error_name(word(reg::DESS_ERROR)),
-            dess_target_soc: snap.value(reg::DESS_TARGET_SOC),
-            battery_capacity_kwh: snap.value(reg::DESS_CAPACITY),
-            slot: SlotRegisters::new(tz, gx_tz, slot),
-            slot_check: follow::check(
-                gx_tz,
-                now,
-                &slot,
-                DessState {
-                    mode: word(reg::DESS_MODE),
-                    active: word(reg::DESS_ACTIVE),
-                    error: word(reg::DESS_ERROR),
-                    target_soc: word(reg::DESS_TARGET_SOC),
-                },
-            ),
+            dess_error_text: crate::victron::dess_error_name(word(reg::DESS_ERROR)),
+            dess_target_soc: dess.value(reg::DESS_TARGET_SOC),
+            battery_capacity_kwh: Some(s.capacity_kwh()),
+            slot: SlotRegisters::new(tz, gx_tz, &s.slot),
+            slot_check: read.slot_check,
+            warnings: read.warnings,
         }
     }
 }

@@ -13,12 +13,11 @@ use crate::config::Config;
 use crate::gx::{GxError, GxSettings};
 use crate::modbus::Write;
 use crate::plan::{Plan, Slot, WindowKind, local_span};
-use crate::registers::{self as reg, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_BATTERY};
-
-/// Dynamic ESS mode values.
-pub const DESS_OFF: u16 = 0;
-pub const DESS_AUTO: u16 = 1;
-pub const DESS_EXTERNAL: u16 = 4;
+use crate::registers as reg;
+use crate::victron::{
+    self, DessMode, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_BATTERY, STRATEGY_TARGET_SOC,
+    SlotRegs,
+};
 
 /// The writes, plus anything the owner should know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -27,83 +26,77 @@ pub struct WritePlan {
     pub warnings: Vec<String>,
 }
 
-/// The slot's seven registers for a window, or the cleared slot (start 0, duration 0). The
-/// duration is counted on the GX's wall clock in `gx_tz`, as the GX counts it.
-pub fn slot_words(
+/// The part of the plan's slot the GX should hold now (see [`clock::gx_piece`]), and slot 0's
+/// registers for it, or the cleared slot. A piece never crosses a daylight-saving transition
+/// of `gx.timezone`, so it is right whether the GX compares slots on its wall clock (every
+/// released line) or in elapsed time (as the v3.80 service may).
+pub fn slot_regs(
+    config: &Config,
     slot: Option<&Slot>,
-    grid_charge: bool,
-    gx_tz: Tz,
-    gx: &str,
-) -> Result<[u16; 7], GxError> {
+    now: DateTime<Utc>,
+) -> Result<(SlotRegs, Option<Piece>), GxError> {
+    let gx_tz = config.gx.timezone;
     let charge_restrictions = RESTRICT_BATTERY_TO_GRID
-        | if grid_charge {
+        | if config.schedule.grid_charge {
             0
         } else {
             RESTRICT_GRID_TO_BATTERY
         };
-    let Some(slot) = slot else {
-        return Ok([0, 0, charge_restrictions, 0, 0, 0, 0]);
+    let piece = slot.and_then(|s| {
+        clock::gx_piece(gx_tz, config.timezone, s.start, s.end, now).map(|(start, end)| Piece {
+            start,
+            end,
+            whole: start == s.start && end == s.end,
+        })
+    });
+    let (Some(slot), Some(piece)) = (slot, piece) else {
+        return Ok((SlotRegs::cleared(charge_restrictions), None));
     };
+    let address = config.gx_address();
     // A drain slot: battery → grid allowed and fed in; grid → battery blocked.
     let (feed_in, restrictions) = match slot.kind {
         WindowKind::Drain => (1, RESTRICT_GRID_TO_BATTERY),
         _ => (0, charge_restrictions),
     };
-    let start = slot.start.timestamp();
-    let start32 = i32::try_from(start).map_err(|_| GxError::StartOutOfRange {
-        address: gx.to_string(),
+    let start = piece.start.timestamp();
+    i32::try_from(start).map_err(|_| GxError::StartOutOfRange {
+        address: address.clone(),
         start,
     })?;
-    let wall = clock::gx_wall_seconds(gx_tz, slot.start, slot.end);
-    // Validation keeps windows within 65 535 s on the GX's clock; an exotic zone (a two-hour
-    // daylight-saving shift) could still pass it, and a clamped or wrapped value would be a
-    // wrong window: refuse.
-    let duration =
-        u16::try_from(wall)
-            .ok()
-            .filter(|d| *d > 0)
-            .ok_or_else(|| GxError::SlotTooLong {
-                address: gx.to_string(),
-                seconds: wall,
-            })?;
-    let start_bits = start32 as u32;
-    Ok([
+    // The elapsed time: a piece crosses no transition, so the GX's wall clock counts the same
+    // (a piece that ends where the clocks go back is replaced by the run at that moment).
+    let wall = (piece.end - piece.start).num_seconds();
+    let duration_s = u16::try_from(wall)
+        .ok()
+        .filter(|d| *d > 0)
+        .ok_or(GxError::SlotTooLong {
+            address,
+            seconds: wall,
+        })?;
+    let regs = SlotRegs {
         feed_in,
-        duration,
+        duration_s,
         restrictions,
-        u16::from(slot.soc),
-        (start_bits >> 16) as u16,
-        (start_bits & 0xFFFF) as u16,
-        0,
-    ])
+        soc: u16::from(slot.soc),
+        start,
+        strategy: STRATEGY_TARGET_SOC,
+    };
+    Ok((regs, Some(piece)))
 }
 
-/// Whether the slot as read already holds `wanted`. A cleared slot is start 0 and duration 0;
-/// its other registers do not matter.
-fn slot_matches(current: &[u16; 7], wanted: &[u16; 7]) -> bool {
-    let cleared = |w: &[u16; 7]| w[1] == 0 && w[4] == 0 && w[5] == 0;
-    if cleared(wanted) {
-        cleared(current)
-    } else {
-        current == wanted
-    }
-}
-
-/// Where the GX holds a slot as read: from its start to where its wall clock in `gx_tz` stops
-/// it. `None` for an empty slot.
-pub fn slot_span(words: &[u16; 7], gx_tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let start = reg::i32_from_words(words[4], words[5]);
-    if start <= 0 || words[1] == 0 {
-        return None;
-    }
-    let t = DateTime::<Utc>::from_timestamp(start, 0)?;
-    Some((t, clock::gx_stop(gx_tz, t, i64::from(words[1]))))
+/// The part of a window one slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Whether it is the whole window.
+    pub whole: bool,
 }
 
 /// Describes a slot as read from the GX, in local time, as the GX will hold it.
-pub fn describe_slot_words(words: &[u16; 7], tz: Tz, gx_tz: Tz) -> String {
-    match slot_span(words, gx_tz) {
-        Some((start, end)) => format!("{} to {} %", local_span(tz, start, end), words[3]),
+pub fn describe_slot(slot: &SlotRegs, tz: Tz, gx_tz: Tz) -> String {
+    match slot.span(gx_tz) {
+        Some((start, end)) => format!("{} to {} %", local_span(tz, start, end), slot.soc),
         None => "empty".to_string(),
     }
 }
@@ -111,48 +104,72 @@ pub fn describe_slot_words(words: &[u16; 7], tz: Tz, gx_tz: Tz) -> String {
 /// Refuses a GX state Dynamic ESS cannot work in, before anything is written.
 pub fn check(config: &Config, gx: &GxSettings) -> Result<(), GxError> {
     let address = config.gx_address();
-    if gx.ess_state == 9 {
+    if gx.ess_state.keep_charged() {
         return Err(GxError::KeepCharged { address });
     }
-    if gx.hub4_mode == 3 {
+    if gx.hub4_mode.external_control() {
         return Err(GxError::ExternalControl { address });
     }
-    match gx.dess_mode {
-        DESS_OFF | DESS_EXTERNAL => Ok(()),
-        DESS_AUTO if config.gx.take_over_dess => Ok(()),
-        DESS_AUTO => Err(GxError::DessDrivenByVrm { address }),
-        mode => Err(GxError::DessUnknownMode { address, mode }),
+    match DessMode::from_raw(gx.dess_mode) {
+        DessMode::Off | DessMode::External => Ok(()),
+        DessMode::Auto if config.gx.take_over_dess => Ok(()),
+        DessMode::Auto => Err(GxError::DessDrivenByVrm { address }),
+        DessMode::Stopped(mode) => Err(GxError::DessStopped { address, mode }),
+        DessMode::Unknown(mode) => Err(GxError::DessUnknownMode { address, mode }),
     }
+}
+
+/// What the owner must change for maintenance to complete, whatever the plan: BatteryLife
+/// holds the battery at its own limit.
+pub fn battery_life_warning(gx: &GxSettings) -> Option<String> {
+    gx.ess_state.battery_life().then(|| {
+        format!(
+            "ESS is in \"Optimized (with BatteryLife)\" (register 2900 = {}): BatteryLife keeps the battery above its own limit ({} now), so the ZCell can never empty for its maintenance; set Settings → ESS → Mode to \"Optimized (without BatteryLife)\" on the GX",
+            gx.ess_state.0,
+            reg::ESS_SOC_LIMIT.describe(i64::from(gx.soc_limit_raw))
+        )
+    })
 }
 
 /// The writes that make the GX hold `plan`, given what it holds now.
 pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<WritePlan, GxError> {
     check(config, gx)?;
-    let tz = config.timezone;
-    let address = config.gx_address();
     let mut out = WritePlan::default();
+    out.warnings.extend(battery_life_warning(gx));
+    capacity_write(config, gx, &mut out);
+    slot_write(config, plan, gx, &mut out)?;
+    min_soc_write(config, plan, gx, &mut out);
+    mode_write(gx, &mut out);
+    Ok(out)
+}
 
-    // Capacity first: Dynamic ESS refuses to run without it (error 5).
-    let capacity = (config.schedule.battery_capacity_kwh * 10.0).round() as u16;
+/// Capacity first: Dynamic ESS refuses to run without it (error 5).
+fn capacity_write(config: &Config, gx: &GxSettings, out: &mut WritePlan) {
+    let r = reg::DESS_CAPACITY;
+    let Some(capacity) = r.raw16(config.schedule.battery_capacity_kwh) else {
+        return;
+    };
     if gx.capacity_raw != capacity {
         out.writes.push(Write {
-            address: reg::DESS_CAPACITY.address,
+            address: r.address,
             values: vec![capacity],
             summary: format!(
-                "Dynamic ESS battery capacity: {:.1} kWh → {:.1} kWh",
-                f64::from(gx.capacity_raw) / 10.0,
-                f64::from(capacity) / 10.0
+                "Dynamic ESS battery capacity: {} → {}",
+                r.describe(i64::from(gx.capacity_raw)),
+                r.describe(i64::from(capacity))
             ),
         });
     }
+}
 
-    let gx_tz = config.gx.timezone;
-    let wanted = slot_words(
-        plan.slot.as_ref(),
-        config.schedule.grid_charge,
-        gx_tz,
-        &address,
-    )?;
+fn slot_write(
+    config: &Config,
+    plan: &Plan,
+    gx: &GxSettings,
+    out: &mut WritePlan,
+) -> Result<(), GxError> {
+    let (tz, gx_tz) = (config.timezone, config.gx.timezone);
+    let (wanted, piece) = slot_regs(config, plan.slot.as_ref(), plan.now)?;
     if let Some(s) = plan
         .slot
         .as_ref()
@@ -164,81 +181,92 @@ pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<Writ
             gx_tz.name()
         ));
     }
-    if !slot_matches(&gx.slot, &wanted) {
-        let what = match &plan.slot {
-            Some(s) if s.kind == WindowKind::Drain => format!(
-                "{} drain to {} %, exporting ([drain] export)",
-                local_span(tz, s.start, s.end),
-                s.soc
-            ),
-            Some(s) => format!(
-                "{} charge to {} % ({}{})",
-                local_span(tz, s.start, s.end),
-                s.soc,
-                s.window,
-                if config.schedule.grid_charge {
-                    ""
-                } else {
-                    ", solar only"
-                }
-            ),
-            None => "cleared".to_string(),
-        };
-        out.writes.push(Write {
-            address: reg::SLOT_BASE,
-            values: wanted.to_vec(),
-            summary: format!(
-                "slot 0: {} → {what}",
-                describe_slot_words(&gx.slot, tz, gx_tz)
-            ),
-        });
+    if gx.slot.holds(&wanted) {
+        return Ok(());
     }
+    let what = match (&plan.slot, piece) {
+        (Some(s), Some(p)) => {
+            let kind = if s.kind == WindowKind::Drain {
+                format!("drain to {} %, exporting ([drain] export)", s.soc)
+            } else {
+                format!(
+                    "charge to {} % ({}{})",
+                    s.soc,
+                    s.window,
+                    if config.schedule.grid_charge {
+                        ""
+                    } else {
+                        ", solar only"
+                    }
+                )
+            };
+            let part = if p.whole {
+                String::new()
+            } else {
+                format!(
+                    "; this slot holds {} of it, up to a daylight-saving change or the longest one slot holds, and a later run writes the rest",
+                    local_span(tz, p.start, p.end)
+                )
+            };
+            format!("{} {kind}{part}", local_span(tz, s.start, s.end))
+        }
+        _ => "cleared".to_string(),
+    };
+    let summary = format!("slot 0: {} → {what}", describe_slot(&gx.slot, tz, gx_tz));
+    out.writes
+        .extend(victron::slot_writes(gx.map, &gx.slot, &wanted, summary));
+    Ok(())
+}
 
-    match plan.min_soc {
-        Some(min) => {
-            let raw = u16::from(min) * reg::ESS_MIN_SOC.scale;
+fn min_soc_write(config: &Config, plan: &Plan, gx: &GxSettings, out: &mut WritePlan) {
+    let r = reg::ESS_MIN_SOC;
+    let held = format!("{} %", format_tenths(gx.min_soc_raw));
+    match plan.min_soc.and_then(|min| r.raw16(f64::from(min))) {
+        Some(raw) => {
             if gx.min_soc_raw != raw {
                 out.writes.push(Write {
-                    address: reg::ESS_MIN_SOC.address,
+                    address: r.address,
                     values: vec![raw],
                     summary: format!(
-                        "ESS minimum SoC: {} % → {min} %",
-                        format_tenths(gx.min_soc_raw)
+                        "ESS minimum SoC: {} % → {} %",
+                        format_tenths(gx.min_soc_raw),
+                        format_tenths(raw)
                     ),
                 });
             }
         }
         None => {
-            let held = f64::from(gx.min_soc_raw) / 10.0;
             let floor = f64::from(config.schedule.maintenance_min_soc);
-            if plan.phase == crate::plan::Phase::Maintenance && held > floor {
+            if plan.phase == crate::plan::Phase::Maintenance && gx.min_soc_percent() > floor {
                 out.warnings.push(format!(
-                    "the GX's ESS minimum SoC is {held} % and schedule.reserve_soc is not set, so this tool leaves it alone: the GX will hold the battery above {held} % during maintenance, not the {floor} % of schedule.maintenance_min_soc; set reserve_soc to let the tool manage it, or lower it on the GX",
-                    held = format_tenths(gx.min_soc_raw),
+                    "the GX's ESS minimum SoC is {held} and schedule.reserve_soc is not set, so this tool leaves it alone: the GX will hold the battery above {held} during maintenance, not the {floor} % of schedule.maintenance_min_soc; set reserve_soc to let the tool manage it, or lower it on the GX",
                     floor = config.schedule.maintenance_min_soc
                 ));
             }
         }
     }
+}
 
-    // Mode last, so Dynamic ESS starts with the slot already in place.
-    if gx.dess_mode != DESS_EXTERNAL {
-        out.writes.push(Write {
-            address: reg::DESS_MODE.address,
-            values: vec![DESS_EXTERNAL],
-            summary: format!(
-                "Dynamic ESS mode: {} ({}) → 4 (external)",
-                gx.dess_mode,
-                crate::gx::dess_mode_name(gx.dess_mode)
-            ),
-        });
-        if gx.dess_mode == DESS_AUTO {
-            out.warnings.push(
-                "taking Dynamic ESS over from VRM (gx.take_over_dess = true): VRM's own schedule stops, but the GX may still hold VRM's other slots (1 and up) and a TargetSoc that it prefers to slot 0's Soc, none of which Modbus can reach; check with `zcell-scheduler status --check` while the next window runs".to_string(),
-            );
-        }
+/// Mode last, so Dynamic ESS starts with the slot already in place.
+fn mode_write(gx: &GxSettings, out: &mut WritePlan) {
+    let mode = DessMode::from_raw(gx.dess_mode);
+    if mode == DessMode::External {
+        return;
     }
-    Ok(out)
+    out.writes.push(Write {
+        address: reg::DESS_MODE.address,
+        values: vec![DessMode::EXTERNAL],
+        summary: format!(
+            "Dynamic ESS mode: {} ({}) → 4 (external)",
+            gx.dess_mode,
+            mode.name()
+        ),
+    });
+    if mode == DessMode::Auto {
+        out.warnings.push(
+            "taking Dynamic ESS over from VRM (gx.take_over_dess = true): VRM's own schedule stops, but the GX may still hold VRM's other slots (1 and up) and a TargetSoc that it prefers to slot 0's Soc, none of which Modbus can reach; check with `zcell-scheduler status --check` while the next window runs".to_string(),
+        );
+    }
 }
 
 fn format_tenths(raw: u16) -> String {
@@ -254,6 +282,7 @@ mod tests {
     use super::*;
     use crate::config::Overrides;
     use crate::plan::{Phase, Stage};
+    use crate::victron::{EssState, Hub4Mode, SlotMap};
     use chrono_tz::Australia::Hobart;
 
     fn config(extra: &str) -> Config {
@@ -297,31 +326,48 @@ mod tests {
 
     fn settings() -> GxSettings {
         GxSettings {
-            ess_state: 10,
+            map: SlotMap::New,
+            ess_state: EssState(10),
             min_soc_raw: 100,
-            hub4_mode: 1,
+            hub4_mode: Hub4Mode(1),
+            soc_limit_raw: 100,
             capacity_raw: 100,
             dess_mode: 4,
-            slot: [0; 7],
+            slot: SlotRegs::default(),
         }
     }
 
+    fn hobart_config(extra: &str) -> Config {
+        config(extra)
+    }
+
     #[test]
-    fn slot_words_are_big_endian_and_restricted() {
-        let w = slot_words(Some(&slot()), true, Hobart, "gx").unwrap();
-        assert_eq!(w[1], 21_600);
-        assert_eq!(w[2], 1);
+    fn slot_registers_are_restricted_by_grid_charge() {
+        let c = config("");
+        let (r, piece) = slot_regs(&c, Some(&slot()), plan(None, None, Phase::Normal).now).unwrap();
         assert_eq!(
-            ((u32::from(w[4]) << 16) | u32::from(w[5])) as i64,
-            1_795_000_000
+            (r.duration_s, r.restrictions, r.start),
+            (21_600, 1, 1_795_000_000)
         );
+        assert!(piece.unwrap().whole);
+        let solar = Config {
+            schedule: crate::config::Schedule {
+                grid_charge: false,
+                ..c.schedule.clone()
+            },
+            ..c.clone()
+        };
+        let now = plan(None, None, Phase::Normal).now;
         assert_eq!(
-            slot_words(Some(&slot()), false, Hobart, "gx").unwrap()[2],
+            slot_regs(&solar, Some(&slot()), now)
+                .unwrap()
+                .0
+                .restrictions,
             3
         );
         assert_eq!(
-            slot_words(None, true, Hobart, "gx").unwrap(),
-            [0, 0, 1, 0, 0, 0, 0]
+            slot_regs(&c, None, now).unwrap(),
+            (SlotRegs::cleared(1), None)
         );
     }
 
@@ -337,7 +383,8 @@ mod tests {
         assert!(first.writes[1].summary.contains("10 % → 30 %"));
 
         let mut after = settings();
-        after.slot.copy_from_slice(&first.writes[0].values);
+        let v = &first.writes[0].values;
+        after.slot = crate::victron::decode_slot(&v[..6], v[6]).unwrap();
         after.min_soc_raw = 300;
         assert_eq!(plan_writes(&c, &p, &after).unwrap().writes, vec![]);
     }
@@ -347,7 +394,11 @@ mod tests {
         let c = config("");
         let p = plan(None, Some(10), Phase::Normal);
         let mut s = settings();
-        s.slot = [0, 0, 3, 50, 0, 0, 0];
+        s.slot = SlotRegs {
+            restrictions: 3,
+            soc: 50,
+            ..SlotRegs::default()
+        };
         assert_eq!(plan_writes(&c, &p, &s).unwrap().writes, vec![]);
     }
 
@@ -368,13 +419,13 @@ mod tests {
         let c = config("");
         let p = plan(None, None, Phase::Normal);
         let mut s = settings();
-        s.ess_state = 9;
+        s.ess_state = EssState(9);
         assert!(matches!(
             plan_writes(&c, &p, &s),
             Err(GxError::KeepCharged { .. })
         ));
         let mut s = settings();
-        s.hub4_mode = 3;
+        s.hub4_mode = Hub4Mode(3);
         assert!(matches!(
             plan_writes(&c, &p, &s),
             Err(GxError::ExternalControl { .. })
@@ -390,6 +441,107 @@ mod tests {
         assert_eq!(w.writes.last().unwrap().values, vec![4]);
         assert!(w.warnings[0].contains("TargetSoc"), "{:?}", w.warnings);
         assert!(w.warnings[0].contains("status --check"), "{:?}", w.warnings);
+        // Modes 2 and 3: off to the GX's control code, and 3 → 4 would leave it off.
+        for mode in [2, 3] {
+            let mut s = settings();
+            s.dess_mode = mode;
+            let e = plan_writes(&c, &p, &s).unwrap_err();
+            assert!(matches!(e, GxError::DessStopped { .. }), "{e}");
+            assert!(e.to_string().contains("Mode to Off"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_old_map_writes_six_registers_and_strategy_only_when_it_differs() {
+        let c = config("");
+        let p = plan(Some(slot()), Some(10), Phase::Normal);
+        let mut s = settings();
+        s.map = SlotMap::Old;
+        let w = plan_writes(&c, &p, &s).unwrap();
+        assert_eq!(w.writes.len(), 1);
+        assert_eq!((w.writes[0].address, w.writes[0].values.len()), (5424, 6));
+        s.slot.strategy = 1;
+        let w = plan_writes(&c, &p, &s).unwrap();
+        let sent: Vec<(u16, usize)> = w
+            .writes
+            .iter()
+            .map(|w| (w.address, w.values.len()))
+            .collect();
+        assert_eq!(sent, vec![(5424, 6), (5429, 1)]);
+        assert_eq!(w.writes[1].values, vec![0]);
+        // On the new map a VRM Strategy is rewritten with the slot, never by an FC06 to 5429.
+        s.map = SlotMap::New;
+        let w = plan_writes(&c, &p, &s).unwrap();
+        assert!(w.writes.iter().all(|w| w.address != 5429), "{:?}", w.writes);
+    }
+
+    #[test]
+    fn battery_life_is_named_with_its_fix() {
+        let c = config("");
+        let mut s = settings();
+        s.ess_state = EssState(2);
+        s.soc_limit_raw = 100;
+        let w = plan_writes(&c, &plan(None, Some(10), Phase::Normal), &s).unwrap();
+        assert!(
+            w.warnings.iter().any(|w| w.contains("2900 = 2")
+                && w.contains("10.0 %")
+                && w.contains("without BatteryLife")),
+            "{:?}",
+            w.warnings
+        );
+        assert!(battery_life_warning(&settings()).is_none());
+    }
+
+    /// The piece of a window written at `now` (Hobart wall clock), as local start and end.
+    fn piece_at(window: (DateTime<Utc>, DateTime<Utc>), now: DateTime<Utc>) -> (String, String) {
+        let c = hobart_config("");
+        let s = Slot {
+            kind: WindowKind::Normal,
+            window: "w".into(),
+            start: window.0,
+            end: window.1,
+            soc: 100,
+        };
+        let (regs, piece) = slot_regs(&c, Some(&s), now).unwrap();
+        let p = piece.unwrap();
+        assert_eq!(i64::from(regs.duration_s), (p.end - p.start).num_seconds());
+        let f = |t: DateTime<Utc>| t.with_timezone(&Hobart).format("%d %H:%M %:z").to_string();
+        (f(p.start), f(p.end))
+    }
+
+    #[test]
+    fn a_slot_never_crosses_a_daylight_saving_change() {
+        use crate::testing::hobart;
+        // Clocks go back 03:00 → 02:00 on Sun 5 Apr 2026.
+        let back = (hobart(2026, 4, 4, 21, 0), hobart(2026, 4, 5, 7, 0));
+        let first = piece_at(back, hobart(2026, 4, 4, 7, 0));
+        assert_eq!(first, ("04 21:00 +11:00".into(), "05 02:00 +10:00".into()));
+        // The run after the change writes the rest.
+        let after = hobart(2026, 4, 4, 21, 0) + chrono::TimeDelta::hours(6);
+        assert_eq!(
+            piece_at(back, after),
+            ("05 02:00 +10:00".into(), "05 07:00 +10:00".into())
+        );
+        // Clocks go forward 02:00 → 03:00 on Sun 4 Oct 2026.
+        let forward = (hobart(2026, 10, 3, 21, 0), hobart(2026, 10, 4, 7, 0));
+        let first = piece_at(forward, hobart(2026, 10, 3, 7, 0));
+        assert_eq!(first, ("03 21:00 +10:00".into(), "04 03:00 +11:00".into()));
+        let after = hobart(2026, 10, 4, 3, 0);
+        assert_eq!(
+            piece_at(forward, after),
+            ("04 03:00 +11:00".into(), "04 07:00 +11:00".into())
+        );
+    }
+
+    #[test]
+    fn a_window_longer_than_one_slot_is_written_in_parts_that_end_on_the_hour() {
+        use crate::testing::hobart;
+        let long = (hobart(2026, 6, 1, 21, 30), hobart(2026, 6, 3, 7, 0));
+        let first = piece_at(long, hobart(2026, 6, 1, 21, 0));
+        // 65 535 s from 21:30 is 15:42:15 the next day: cut at 15:00.
+        assert_eq!(first, ("01 21:30 +10:00".into(), "02 15:00 +10:00".into()));
+        let second = piece_at(long, hobart(2026, 6, 2, 15, 0));
+        assert_eq!(second, ("02 15:00 +10:00".into(), "03 07:00 +10:00".into()));
     }
 
     #[test]
