@@ -499,7 +499,7 @@ impl ReadBackGroup {
                 let width = register.map_or(1, |r| usize::from(r.kind.words()));
                 let at = usize::from(address - self.first);
                 let decode = |w: &[u16]| match register {
-                    Some(r) => crate::victron::raw_at(w, 0, r),
+                    Some(r) => crate::victron::raw_at(w, address, r),
                     None => w.first().map(|v| i64::from(*v)),
                 };
                 let written = decode(&values[i..]).unwrap_or_default();
@@ -586,6 +586,77 @@ mod tests {
         assert_eq!(s.raw(BATTERY_POWER), Some(-200));
         assert_eq!(s.raw(SLOT_START), Some(0x6A5F_1234));
         assert_eq!(s.words(5428, 3), None);
+    }
+
+    fn write(address: u16, values: &[u16]) -> Write {
+        Write {
+            address,
+            values: values.to_vec(),
+            summary: String::new(),
+        }
+    }
+
+    #[test]
+    fn read_backs_share_a_read_per_block_unless_writes_overlap() {
+        // Capacity and mode share one read; the new map's whole slot (through 5430, outside
+        // every block) and 2901 are read on their own.
+        let groups = read_back_groups(&[
+            write(5420, &[100]),
+            write(5424, &[0; 7]),
+            write(2901, &[0]),
+            write(5423, &[4]),
+        ]);
+        let reads: Vec<(u16, u16)> = groups.iter().map(|g| (g.first, g.count)).collect();
+        assert_eq!(reads, vec![(5420, 4), (5424, 7), (2901, 1)]);
+        // The old map: the slot (5424-5429) and Strategy (a read starting at 5429) overlap,
+        // so each is read by a request starting where it was written.
+        let groups = read_back_groups(&[write(5424, &[0; 6]), write(5429, &[0])]);
+        let reads: Vec<(u16, u16)> = groups.iter().map(|g| (g.first, g.count)).collect();
+        assert_eq!(reads, vec![(5424, 6), (5429, 1)]);
+        // The same register written twice: the last value is the one that must stick.
+        let groups = read_back_groups(&[write(3826, &[0]), write(3815, &[1]), write(3826, &[1])]);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].checks, vec![(3826, vec![1]), (3815, vec![1])]);
+    }
+
+    #[test]
+    fn mismatches_name_each_register_in_the_owners_units() {
+        let groups = read_back_groups(&[
+            write(2901, &[0]),
+            write(5424, &[0, 3600, 1, 80, 0x6A5F, 0x1234, 0]),
+        ]);
+        let found = groups[0].mismatches(&[100]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].describe(),
+            "ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %"
+        );
+        let found = groups[1].mismatches(&[0, 3600, 1, 70, 0x6A5F, 0x1234, 1]);
+        let text: Vec<String> = found.iter().map(Mismatch::describe).collect();
+        assert_eq!(
+            text,
+            vec![
+                "slot 0 Soc (5427) reads 70 % after writing 80 %",
+                "slot 0 Strategy (5430) reads 1 after writing 0"
+            ]
+        );
+        assert!(
+            groups[1]
+                .mismatches(&[0, 3600, 1, 80, 0x6A5F, 0x1234, 0])
+                .is_empty()
+        );
+        // A short answer: nothing read.
+        assert!(
+            groups[0].mismatches(&[])[0]
+                .describe()
+                .contains("reads nothing")
+        );
+        // The old map's Strategy is named as Strategy, not Start.
+        let old = read_back_groups(&[write(5429, &[0])]);
+        assert_eq!(
+            old[0].mismatches(&[1])[0].describe(),
+            "slot 0 Strategy (5429) reads 1 after writing 0"
+        );
     }
 
     #[test]
