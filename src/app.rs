@@ -205,6 +205,10 @@ pub fn schedule(
         due_local: parts.due_local,
         active: parts.active,
         slot: parts.slot,
+        slot_part: writes::slot_regs(config, plan.slot.as_ref(), plan.now)
+            .ok()
+            .and_then(|(_, piece)| piece)
+            .map(|p| crate::report::SlotPartDoc::new(tz, &p)),
         min_soc: parts.min_soc,
         candidates: parts.candidates,
         reasons: parts.reasons,

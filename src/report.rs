@@ -22,7 +22,7 @@ use crate::plan::{Phase, Plan, Slot, Stage, WindowKind};
 use crate::registers as reg;
 use crate::simulate::Simulation;
 use crate::victron::{Line, SlotMap, SlotRegs};
-use crate::writes::describe_slot;
+use crate::writes::{Piece, describe_slot};
 
 /// `plan` writes nothing; `apply` writes what differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -230,6 +230,36 @@ impl SlotDoc {
     }
 }
 
+/// The part of the plan's slot that slot 0 holds now.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotPartDoc {
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub end: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub start_local: DateTime<Tz>,
+    #[serde(serialize_with = "rfc3339")]
+    pub end_local: DateTime<Tz>,
+    /// What slot 0's Duration holds.
+    pub duration_s: i64,
+    /// Whether it is the whole window.
+    pub whole: bool,
+}
+
+impl SlotPartDoc {
+    pub fn new(tz: Tz, p: &Piece) -> SlotPartDoc {
+        SlotPartDoc {
+            start: p.start,
+            end: p.end,
+            start_local: p.start.with_timezone(&tz),
+            end_local: p.end.with_timezone(&tz),
+            duration_s: (p.end - p.start).num_seconds(),
+            whole: p.whole,
+        }
+    }
+}
+
 /// Slot 0 as the GX holds it, decoded on the GX's wall clock: where it starts and where the
 /// GX will stop it, in local time.
 #[derive(Debug, Clone, Serialize)]
@@ -314,6 +344,9 @@ pub struct PlanReport {
     pub due_local: Option<DateTime<Tz>>,
     pub active: bool,
     pub slot: Option<SlotDoc>,
+    /// The part of `slot` that slot 0 holds now: the whole window, or up to a daylight-saving
+    /// change or the longest one slot holds (a later run writes the rest).
+    pub slot_part: Option<SlotPartDoc>,
     pub min_soc: Option<u8>,
     pub candidates: Vec<SlotDoc>,
     pub reasons: Vec<String>,
