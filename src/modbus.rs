@@ -462,7 +462,13 @@ impl Mismatch {
     /// `ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %`.
     pub fn describe(&self) -> String {
         let (name, value): (String, Box<dyn Fn(i64) -> String>) = match self.register {
-            Some(r) => (r.name.to_string(), Box::new(move |v| r.describe(v))),
+            Some(r) => (
+                r.name.to_string(),
+                Box::new(move |v| match crate::victron::code_name(r, v) {
+                    Some(code) => format!("{v} ({code})"),
+                    None => r.describe(v),
+                }),
+            ),
             None => (
                 format!("register {}", self.address),
                 Box::new(|v| v.to_string()),
@@ -637,7 +643,7 @@ mod tests {
             text,
             vec![
                 "slot 0 Soc (5427) reads 70 % after writing 80 %",
-                "slot 0 Strategy (5430) reads 1 after writing 0"
+                "slot 0 Strategy (5430) reads 1 (self-consumption) after writing 0 (target SoC)"
             ]
         );
         assert!(
@@ -655,7 +661,7 @@ mod tests {
         let old = read_back_groups(&[write(5429, &[0])]);
         assert_eq!(
             old[0].mismatches(&[1])[0].describe(),
-            "slot 0 Strategy (5429) reads 1 after writing 0"
+            "slot 0 Strategy (5429) reads 1 (self-consumption) after writing 0 (target SoC)"
         );
     }
 

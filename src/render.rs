@@ -384,7 +384,13 @@ fn timeline_heading(tz: Tz, cells: &[Span]) -> (String, String) {
 fn status_text(out: Output, config: &Config, s: &StatusReport) -> String {
     if s.check && !out.verbose {
         return match (&s.gx.data, &s.gx.error) {
-            (Some(live), _) => format!("slot 0 check: {}", live.slot_check.message),
+            (Some(live), _) => {
+                let mut t = format!("slot 0 check: {}", live.slot_check.message);
+                for w in &live.warnings {
+                    t += &format!("\nwarning: {w}");
+                }
+                t
+            }
             (None, e) => format!(
                 "slot 0 check: the GX could not be read: {}",
                 e.as_deref().unwrap_or_default()

@@ -380,6 +380,35 @@ impl Line {
     }
 }
 
+/// EV charging station mode (3815 on the GX, 5009 on the station) in words.
+pub fn charger_mode_name(v: u16) -> &'static str {
+    match v {
+        0 => "manual",
+        1 => "auto",
+        2 => "scheduled",
+        _ => "unknown",
+    }
+}
+
+/// A coded register's value in words (`auto`, `external (this tool or Node-RED)`), or `None`
+/// for a register that holds a quantity.
+pub fn code_name(r: Register, v: i64) -> Option<&'static str> {
+    let v = u16::try_from(v).ok()?;
+    Some(match r.address {
+        2900 => EssState(v).name(),
+        2902 => Hub4Mode(v).name(),
+        5423 => DessMode::from_raw(v).name(),
+        5429 | 5430 if r.name == "slot 0 Strategy" => strategy_name(v),
+        3815 | 5009 => charger_mode_name(v),
+        3826 | 5010 => match v {
+            0 => "stop",
+            1 => "start",
+            _ => "unknown",
+        },
+        _ => return None,
+    })
+}
+
 /// A register's raw value from the words of a read that started at `first`.
 pub fn raw_at(words: &[u16], first: u16, r: Register) -> Option<i64> {
     let at = usize::from(r.address.checked_sub(first)?);

@@ -107,35 +107,88 @@ fn evening_then_maintenance_day_then_drain() {
     assert_eq!(slot[1], 4 * 3600);
 }
 
+/// Steps one night as cron does: `apply` on every hour, with the GX's clock at that instant;
+/// a minute after each quarter hour the GX's own rule (its line's comparator) says whether
+/// slot 0 is in force. It must be in force exactly inside the window `[from, to)` (unix s),
+/// and no slot written may cross the daylight-saving change at `change`.
+fn step_night(firmware: common::gx::Firmware, from: i64, to: i64, change: i64) {
+    let site = Site::on_line(3 * DAY, firmware);
+    let mut wrong = Vec::new();
+    let mut t = from - 2 * 3600;
+    while t <= to + 3600 {
+        site.gx.state().clock = Some(t);
+        if t % 3600 == 0 {
+            let at = DateTime::from_timestamp(t, 0).unwrap().to_rfc3339();
+            let r = site.run(&["apply", "--at", &at]);
+            assert_eq!(r.code, 0, "{firmware:?} {at}: {r:?}");
+            assert!(site.gx.settle());
+            let slot = site.gx.state().slot();
+            let (start, end) = (
+                common::slot_start(&slot),
+                common::slot_start(&slot) + i64::from(slot[1]),
+            );
+            assert!(
+                !(start < change && change < end),
+                "{firmware:?} {at}: {slot:?} crosses the change"
+            );
+        }
+        let probe = t + 60;
+        let in_force = {
+            let mut s = site.gx.state();
+            s.clock = Some(probe);
+            common::gx::slot_in_force(&s)
+        };
+        if in_force != (from <= probe && probe < to) {
+            wrong.push((
+                DateTime::from_timestamp(probe, 0).unwrap().to_rfc3339(),
+                in_force,
+            ));
+        }
+        t += 900;
+    }
+    assert!(
+        wrong.is_empty(),
+        "{firmware:?}: in force wrongly at {wrong:?}"
+    );
+}
+
 #[test]
-fn daylight_saving_nights_are_written_on_the_gx_wall_clock() {
-    let site = Site::new(3 * DAY, false);
-    // The GX counts Duration on its wall clock: 21:00-07:00 is 36 000 s on both nights, though
-    // 39 600 s elapse when the clocks go back (Sun 5 Apr 2026) and 32 400 s when they go
-    // forward (Sun 4 Oct 2026).
-    for (at, elapsed) in [
-        ("2026-04-04T21:00:00+11:00", 39_600),
-        ("2026-10-03T21:00:00+10:00", 32_400),
-    ] {
-        let r = site.run(&["apply", "--at", at]);
-        assert_eq!(r.code, 0, "{r:?}");
-        let slot = site.gx.state().slot();
-        assert_eq!(slot[1], 36_000, "{at}");
-        assert_eq!(common::slot_start(&slot), unix(at));
-        let r = site.run(&["plan", "--json", "--at", at]);
-        let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-        assert_eq!(doc["slot"]["duration_s"], 36_000, "{at}");
-        assert_eq!(doc["slot"]["elapsed_s"], elapsed, "{at}");
-        // Read back and decoded on the GX's clock: it stops at 07:00.
-        assert!(
-            doc["gx"]["before"]["slot"]["end_local"]
-                .as_str()
-                .unwrap()
-                .contains("T07:00:00"),
-            "{}",
-            doc["gx"]["before"]["slot"]
+fn daylight_saving_nights_act_in_the_local_window_on_both_comparators() {
+    use common::gx::Firmware;
+    // Hobart, 21:00-07:00: the clocks go back 03:00 → 02:00 on Sun 5 Apr 2026 (16:00 UTC), and
+    // forward 02:00 → 03:00 on Sun 4 Oct 2026 (16:00 UTC). v3.70 compares on the GX's wall
+    // clock, v3.80 (as it stands) in elapsed time.
+    for firmware in [Firmware::V370, Firmware::V380] {
+        step_night(
+            firmware,
+            unix("2026-04-04T21:00:00+11:00"),
+            unix("2026-04-05T07:00:00+10:00"),
+            unix("2026-04-04T16:00:00Z"),
+        );
+        step_night(
+            firmware,
+            unix("2026-10-03T21:00:00+10:00"),
+            unix("2026-10-04T07:00:00+11:00"),
+            unix("2026-10-03T16:00:00Z"),
         );
     }
+}
+
+#[test]
+fn the_slot_is_written_up_to_the_change_and_the_json_says_so() {
+    let site = Site::new(3 * DAY, false);
+    let at = "2026-04-04T21:00:00+11:00";
+    let r = site.run(&["apply", "--at", at]);
+    assert_eq!(r.code, 0, "{r:?}");
+    common::has(&r.stdout, "a later run writes the rest");
+    let slot = site.gx.state().slot();
+    assert_eq!((common::slot_start(&slot), slot[1]), (unix(at), 6 * 3600));
+    let r = site.run(&["plan", "--json", "--at", at]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["slot"]["elapsed_s"], 39_600);
+    assert_eq!(doc["slot_part"]["duration_s"], 21_600);
+    assert_eq!(doc["slot_part"]["whole"], false);
+    assert_eq!(doc["slot_part"]["end_local"], "2026-04-05T02:00:00+10:00");
 }
 
 #[test]

@@ -211,7 +211,11 @@ fn gx_faults_exit_4_and_write_nothing() {
 fn dropped_write_is_caught_by_the_read_back() {
     let (site, r) = gx_fault(Fault::DropWrites);
     assert_eq!(r.code, 5, "{r:?}");
-    assert!(r.stderr.contains("reads back"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did not keep what was written"),
+        "{}",
+        r.stderr
+    );
     assert!(site.gx.state().write_requests >= 1);
 }
 
@@ -226,7 +230,7 @@ fn out_of_range_value_is_caught_by_the_read_back() {
     assert_eq!(r.code, 5, "{r:?}");
     assert!(
         r.stderr
-            .contains("register 2901 (ESS minimum SoC) reads back 100 after writing 300"),
+            .contains("ESS minimum SoC (2901) reads 10.0 % after writing 30.0 %"),
         "{}",
         r.stderr
     );

@@ -5,29 +5,7 @@ mod common;
 
 use common::{DAY, Site};
 
-/// Slot 0 from `offset_s` seconds from now, lasting `duration_s`, to `soc` %, with Dynamic ESS
-/// external and the battery capacity set.
-fn hold_slot(site: &Site, offset_s: i64, duration_s: u16, soc: u16) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let start = (now + offset_s) as u32;
-    let mut s = site.gx.state();
-    for (a, v) in [
-        (5420, 100),
-        (5423, 4),
-        (5424, 0),
-        (5425, duration_s),
-        (5426, 1),
-        (5427, soc),
-        (5428, (start >> 16) as u16),
-        (5429, (start & 0xFFFF) as u16),
-        (5430, 0),
-    ] {
-        s.set(100, a, v);
-    }
-}
+use common::hold_slot;
 
 #[test]
 fn a_slot_in_force_that_the_gx_follows_passes() {

@@ -801,6 +801,12 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
     }
 }
 
+/// Whether slot 0 is in force at the GX's clock now (`State::clock` when set), by the line's
+/// own rule: for tests that step the GX's clock through a night.
+pub fn slot_in_force(s: &State) -> bool {
+    slot_seconds_left(s).is_some()
+}
+
 /// While slot 0 is in force: the seconds left until it ends. Up to v3.70 as Victron's
 /// dynamicess.py decides it, on the GX's wall clock: the window is the naive local time of
 /// Start (in the GX's zone) plus Duration seconds, compared with the naive local time now.

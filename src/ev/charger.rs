@@ -30,9 +30,10 @@ pub const SITE: [Register; 4] = [
     reg::BATTERY_POWER,
 ];
 
-/// Reads the site's loads and battery power (one request).
+/// Reads the site's loads and battery power (one request where the GX's server publishes its
+/// firmware version, two on older ones).
 pub fn read_site(gx: &mut Device) -> Result<Site, GxError> {
-    let s = gx::read(gx, &SITE)?;
+    let s = gx::read_system(gx, &SITE)?.snapshot;
     let word = |r: Register| {
         s.word(r.address)
             .ok_or(GxError::Modbus(ModbusError::NotInMap(r.address)))

@@ -111,8 +111,20 @@ impl Site {
         )
     }
 
+    /// As [`Site::new`], on a GX of `firmware`'s line with its own register map.
+    pub fn on_line(due_in_s: i64, firmware: gx::Firmware) -> Site {
+        Site::with_gx(
+            gx::GxSim::start_line(firmware, None).unwrap(),
+            bms::scenario(&[bms::battery(70.0, false, due_in_s)]),
+            "reserve_soc = 30",
+        )
+    }
+
     pub fn with_body(body: String, schedule_extra: &str) -> Site {
-        let gx = gx::GxSim::start().unwrap();
+        Site::with_gx(gx::GxSim::start().unwrap(), body, schedule_extra)
+    }
+
+    pub fn with_gx(gx: gx::GxSim, body: String, schedule_extra: &str) -> Site {
         let bms = bms::BmsSim::start(body).unwrap();
         let dir = TempDir::new("site");
         let config = dir.0.join("config.toml");
@@ -175,6 +187,30 @@ pub fn apply_behind_lock(
         )
     });
     (held, waiter)
+}
+
+/// Slot 0 from `offset_s` seconds from now, lasting `duration_s`, to `soc` %, with Dynamic ESS
+/// external and the battery capacity set (Strategy 0, on either map).
+pub fn hold_slot(site: &Site, offset_s: i64, duration_s: u16, soc: u16) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = (now + offset_s) as u32;
+    let mut s = site.gx.state();
+    for (a, v) in [
+        (5420, 100),
+        (5423, 4),
+        (5424, 0),
+        (5425, duration_s),
+        (5426, 1),
+        (5427, soc),
+        (5428, (start >> 16) as u16),
+        (5429, (start & 0xFFFF) as u16),
+        (5430, 0),
+    ] {
+        s.set(100, a, v);
+    }
 }
 
 /// Unix seconds of a Hobart wall-clock time (no DST ambiguity in the dates used).
