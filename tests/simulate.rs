@@ -51,7 +51,9 @@ fn a_week_offline_with_no_network() {
     assert_eq!(doc["from"], "2026-11-22T20:00:00+00:00");
     assert_eq!(doc["model"]["days"], 7);
     assert_eq!(doc["model"]["start_soc"], 80.0);
-    assert_eq!(doc["model"]["runs"], serde_json::json!(["07:00", "21:00"]));
+    // `apply` on every hour, as the cron block runs it.
+    let runs: Vec<String> = (0..24).map(|h| format!("{h:02}:00")).collect();
+    assert_eq!(doc["model"]["runs"], serde_json::json!(runs));
     assert_eq!(doc["steps"].as_array().unwrap().len(), 7 * 24);
     let first = &doc["steps"][0];
     for key in ["t", "soc", "phase", "slot", "battery_w", "grid_w", "ev_w"] {
