@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::bms::{Mode, battery, scenario};
-use common::gx::Fault;
+use common::gx::{Fault, Firmware};
 use common::{DAY, Site};
 
 /// Timeouts in the test config are 1 s; a run may take that plus 2 s.
@@ -16,7 +16,13 @@ const BOUND: Duration = Duration::from_secs(3);
 
 /// A GX that holds a charge window and a 30 % minimum, as after a normal day.
 fn holding_site(body: String) -> Site {
-    let site = Site::with_body(body, "reserve_soc = 30");
+    holding_site_on(body, Firmware::V370)
+}
+
+/// As [`holding_site`], on a GX of `firmware`'s line with its own slot map.
+fn holding_site_on(body: String, firmware: Firmware) -> Site {
+    let gx = common::gx::GxSim::start_line(firmware, None).unwrap();
+    let site = Site::with_gx(gx, body, "reserve_soc = 30");
     let mut s = site.gx.state();
     for (a, v) in [
         (5420, 100),
@@ -165,7 +171,11 @@ fn safe_state_leaves_minimum_soc_alone_without_reserve_soc() {
 }
 
 fn gx_fault(fault: Fault) -> (Site, common::Run) {
-    let site = holding_site(good());
+    gx_fault_on(fault, Firmware::V370)
+}
+
+fn gx_fault_on(fault: Fault, firmware: Firmware) -> (Site, common::Run) {
+    let site = holding_site_on(good(), firmware);
     let before = site.gx.state().units.clone();
     site.gx.state().fault = fault;
     let r = site.run(&["apply"]);
@@ -195,20 +205,30 @@ fn gx_faults_exit_4_and_write_nothing() {
         (Fault::WrongTransactionId, "broke the Modbus exchange"),
         (Fault::OldFirmware, "Venus OS v3.50 or later needed"),
     ];
-    for (fault, message) in cases {
-        let (_site, r) = gx_fault(fault);
-        assert_eq!(r.code, 4, "{fault:?}: {r:?}");
-        assert!(r.stderr.contains(message), "{fault:?}: {}", r.stderr);
-        assert!(
-            r.stderr.contains("GX 127.0.0.1:"),
-            "{fault:?} names the device: {}",
-            r.stderr
-        );
+    for firmware in Firmware::ALL {
+        for (fault, message) in cases {
+            let (_site, r) = gx_fault_on(fault, firmware);
+            assert_eq!(r.code, 4, "{firmware:?} {fault:?}: {r:?}");
+            assert!(
+                r.stderr.contains(message),
+                "{firmware:?} {fault:?}: {}",
+                r.stderr
+            );
+            assert!(
+                r.stderr.contains("GX 127.0.0.1:"),
+                "{firmware:?} {fault:?} names the device: {}",
+                r.stderr
+            );
+        }
     }
 }
 
 #[test]
 fn dropped_write_is_caught_by_the_read_back() {
+    for firmware in Firmware::ALL {
+        let (_, r) = gx_fault_on(Fault::DropWrites, firmware);
+        assert_eq!(r.code, 5, "{firmware:?}: {r:?}");
+    }
     let (site, r) = gx_fault(Fault::DropWrites);
     assert_eq!(r.code, 5, "{r:?}");
     assert!(
