@@ -888,12 +888,22 @@ fn check_no_charge_in_peaks(schedule: &Schedule, peaks: &[Window]) -> Result<(),
     Ok(())
 }
 
-/// Checks the BMS base URL (plain `http://`, a host, a port that parses, no credentials) and
-/// returns it without a trailing slash. A message never echoes credentials back.
+/// Checks the BMS base URL: `http://HOST[:PORT]` with at most a trailing `/` (no user info, no
+/// path, query or fragment), and returns it as `http://HOST[:PORT]`. A message never echoes
+/// user info, a query or a fragment back: they may hold a password or token, and messages go to
+/// cron logs and syslog.
 fn check_bms_url(url: &str) -> Result<String, ConfigError> {
-    let shown = without_credentials(url);
+    let shown = shown_url(url);
     let bad = |why: &str| ConfigError::invalid("bms.url", format!("`{shown}` {why}"));
-    let uri: ureq::http::Uri = url.parse().map_err(|e| {
+    // What comes before a query or fragment; anything up to its last `@` is user info.
+    let cut = url.find(['?', '#']);
+    let front = &url[..cut.unwrap_or(url.len())];
+    if front.contains('@') {
+        return Err(bad(
+            "holds a user name or password: the BMS needs none, and the tool's messages go to cron logs and syslog that others can read; remove it",
+        ));
+    }
+    let uri: ureq::http::Uri = front.parse().map_err(|e| {
         bad(&format!(
             "is not a URL ({e}): write it as http://HOST:3000, e.g. \"http://192.168.1.50:3000\""
         ))
@@ -910,11 +920,6 @@ fn check_bms_url(url: &str) -> Result<String, ConfigError> {
     let authority = uri
         .authority()
         .ok_or_else(|| bad("has no host: write it as http://HOST:3000"))?;
-    if authority.as_str().contains('@') {
-        return Err(bad(
-            "holds a user name or password: the BMS needs none, and the tool's messages go to cron logs and syslog that others can read; remove it",
-        ));
-    }
     if authority.host().is_empty() || authority.host() == "[]" {
         return Err(bad("has no host: write it as http://HOST:3000"));
     }
@@ -926,19 +931,41 @@ fn check_bms_url(url: &str) -> Result<String, ConfigError> {
     if after_host.contains(':') && authority.port_u16().is_none_or(|p| p == 0) {
         return Err(bad("has a port that is not a number 1-65535"));
     }
-    if uri.query().is_some() {
-        return Err(bad("has a query (`?…`): give the BMS's base URL only"));
+    let base = format!("http://{}", authority.as_str());
+    let instead = format!(
+        "write only the BMS's address and port, \"{base}\" (the tool adds /rest/1.0/status itself)"
+    );
+    match cut.map(|at| &url[at..at + 1]) {
+        Some("?") => {
+            return Err(bad(&format!(
+                "has a query (`?…`): {instead}; the BMS needs no query, and one may hold a token that would end up in logs"
+            )));
+        }
+        Some(_) => return Err(bad(&format!("has a fragment (`#…`): {instead}"))),
+        None => {}
     }
-    Ok(url.trim_end_matches('/').to_string())
+    if !matches!(uri.path(), "" | "/") {
+        return Err(bad(&format!("has a path (`{}`): {instead}", uri.path())));
+    }
+    Ok(base)
 }
 
-/// The URL with anything before an `@` in its authority replaced, for messages.
-fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://…@{}", &rest[at + 1..]),
-        None => url.to_string(),
+/// The URL as messages may show it: user info (anything before the last `@` ahead of a query
+/// or fragment) replaced by `…@`, and a query or fragment by `?…` or `#…`.
+fn shown_url(url: &str) -> String {
+    let cut = url.find(['?', '#']).unwrap_or(url.len());
+    let (front, tail) = url.split_at(cut);
+    let tail = match tail.chars().next() {
+        Some(mark) => format!("{mark}…"),
+        None => String::new(),
+    };
+    let (scheme, rest) = match front.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), front),
+    };
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}…@{}{tail}", &rest[at + 1..]),
+        None => format!("{scheme}{rest}{tail}"),
     }
 }
 
@@ -1380,6 +1407,58 @@ host = "127.0.0.1"
             let c = parse(&MINIMAL.replace("http://127.0.0.1:3000", good)).unwrap();
             assert_eq!(c.bms.url, good.trim_end_matches('/'));
         }
+    }
+
+    #[test]
+    fn bms_url_is_the_base_only_and_says_what_to_write_instead() {
+        let bms = |url: &str| err_text(&MINIMAL.replace("http://127.0.0.1:3000", url));
+        // The URL the BMS's help page shows: its path is refused, with the base to write.
+        let e = bms("http://BMS:3000/rest/1.0/status");
+        assert!(
+            e.contains("bms.url")
+                && e.contains("has a path (`/rest/1.0/status`)")
+                && e.contains("\"http://BMS:3000\""),
+            "{e}"
+        );
+        for (url, expect) in [
+            ("http://bms:3000#status", "has a fragment (`#…`)"),
+            ("http://bms:3000/#x?y", "has a fragment (`#…`)"),
+            ("http://bms:3000/x/", "has a path (`/x/`)"),
+            ("http://bms:3000//", "has a path (`//`)"),
+            ("http://bms:3000/?", "has a query (`?…`)"),
+        ] {
+            let e = bms(url);
+            assert!(
+                e.contains(expect) && e.contains("\"http://bms:3000\""),
+                "{url}: {e}"
+            );
+        }
+        // No user info, query or fragment is ever shown, whatever else is wrong.
+        for (url, expect) in [
+            (
+                "http://bms:3000/?token=s3cret",
+                "`http://bms:3000/?…` has a query",
+            ),
+            (
+                "http://bms:3000/rest/1.0/status?token=s3cret",
+                "`http://bms:3000/rest/1.0/status?…` has a query",
+            ),
+            ("http://bms:3000?token=s3cret#x", "`http://bms:3000?…`"),
+            ("https://bms:3000/?token=s3cret", "uses https"),
+            ("ftp://bms?token=s3cret", "must start with http://"),
+            ("bms:3000?token=s3cret", "must start with http://"),
+            ("http://bms:3000#s3cret", "`http://bms:3000#…`"),
+            ("http://owner:s3cret/x@bms:3000", "`http://…@bms:3000`"),
+            ("http://owner@bms?u=a@s3cret", "`http://…@bms?…`"),
+            ("http://[::1?token=s3cret", "is not a URL"),
+        ] {
+            let e = bms(url);
+            assert!(e.contains(expect), "{url}: {e}");
+            assert!(!e.contains("s3cret") && !e.contains("owner"), "{url}: {e}");
+        }
+        // Written in capitals or with a trailing slash: stored as http://HOST:PORT.
+        let c = parse(&MINIMAL.replace("http://127.0.0.1:3000", "HTTP://Bms.local:3000/")).unwrap();
+        assert_eq!(c.bms.url, "http://Bms.local:3000");
     }
 
     #[test]

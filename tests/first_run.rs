@@ -31,6 +31,55 @@ fn a_bad_bms_url_exits_2_before_any_traffic_and_never_prints_credentials() {
 }
 
 #[test]
+fn a_bms_url_with_a_path_query_or_fragment_is_a_config_error_that_says_what_to_write() {
+    let site = Site::new(2 * DAY, false);
+    let base = site.bms.url();
+    let cases = [
+        // The URL the BMS's help page shows.
+        (
+            format!("{base}/rest/1.0/status"),
+            "has a path (`/rest/1.0/status`)",
+        ),
+        (format!("{base}/#status"), "has a fragment (`#…`)"),
+        (format!("{base}/?token=s3cret"), "has a query (`?…`)"),
+        (
+            format!("{base}/rest/1.0/status?token=s3cret"),
+            "has a query (`?…`)",
+        ),
+    ];
+    for (url, expect) in &cases {
+        // From the command line and from the config file alike.
+        let text = std::fs::read_to_string(&site.config).unwrap();
+        std::fs::write(&site.config, text.replace(&base, url)).unwrap();
+        for r in [site.run(&["apply"]), site.run(&["--bms", url, "apply"])] {
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            has(&r.stderr, "config key `bms.url`");
+            has(&r.stderr, expect);
+            has(&r.stderr, &format!("\"{base}\""));
+            assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+            assert!(!r.stdout.contains("s3cret"), "{}", r.stdout);
+        }
+        std::fs::write(
+            &site.config,
+            std::fs::read_to_string(&site.config)
+                .unwrap()
+                .replace(url, &base),
+        )
+        .unwrap();
+        assert_eq!(site.gx.state().requests, 0, "{url}: the GX was reached");
+        assert_eq!(site.bms.state().requests, 0, "{url}: the BMS was reached");
+    }
+    // The JSON error document hides the query too.
+    let r = site.run(&["--bms", &format!("{base}/?token=s3cret"), "plan", "--json"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        !r.stdout.contains("s3cret") && r.stdout.contains("?…"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn config_and_usage_errors_are_one_json_document_with_json() {
     let site = Site::new(2 * DAY, false);
     let r = site.run(&["--bms", "ftp://x", "plan", "--json"]);
