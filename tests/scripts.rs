@@ -85,7 +85,7 @@ fn install_twice_gives_one_hook_and_one_block() {
     let cron = read(&root.0, "etc/crontab");
     assert!(
         cron.contains(
-            "CRON_TZ=Australia/Hobart\n0 7,21 * * * root /data/zcell-scheduler/cron-run.sh apply\n5 * * * * root /data/zcell-scheduler/cron-run.sh --failures-only status --check\n"
+            "CRON_TZ=Australia/Hobart\n0 * * * * root /data/zcell-scheduler/cron-run.sh apply\n5 * * * * root /data/zcell-scheduler/cron-run.sh --failures-only status --check\n"
         ),
         "{cron}"
     );
@@ -176,8 +176,9 @@ fn cron_run_logs_failures_with_a_cap() {
     let log = read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
     assert!(log.contains("plan (exit 3)"), "{log}");
     assert!(log.contains("BMS http://127.0.0.1:"), "{log}");
+    // The log fills with output of runs that need no device (each adds the block's lines).
     for _ in 0..10 {
-        run(&["plan"]);
+        run(&["cron-block"]);
     }
     let size = std::fs::metadata(root.0.join("data/zcell-scheduler/zcell-scheduler.log"))
         .unwrap()
@@ -365,4 +366,341 @@ fn uninstall_keeps_the_config_unless_purged() {
     assert_eq!(read(&root.0, "data/zcell-scheduler/config.toml"), mine);
     sh(&root.0, "uninstall.sh", &["--purge"]);
     assert!(!root.0.join("data/zcell-scheduler").exists());
+}
+
+/// Everything under the fake root, path → (mode, bytes), to show that nothing changed.
+fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::metadata(&path).unwrap();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if meta.is_dir() {
+                stack.push(path.clone());
+                out.insert(name, (meta.permissions().mode(), Vec::new()));
+            } else {
+                out.insert(
+                    name,
+                    (meta.permissions().mode(), std::fs::read(&path).unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn mode(root: &Path, path: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(root.join(path))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn set_mode(root: &Path, path: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+const HOOK: &str = "[ -x /data/zcell-scheduler/rc.local ] && /data/zcell-scheduler/rc.local # zcell-scheduler hook";
+
+#[test]
+fn a_disabled_rc_local_stays_disabled_and_the_owner_is_told() {
+    let root = fake_root(Some(ORIGINAL_RC));
+    set_mode(&root.0, "data/rc.local", 0o644);
+    let r = install(&root.0);
+    assert_eq!(mode(&root.0, "data/rc.local"), 0o644, "{r:?}");
+    assert_eq!(
+        read(&root.0, "data/rc.local"),
+        format!("{ORIGINAL_RC}{HOOK}\n")
+    );
+    assert!(
+        r.stdout
+            .contains("/data/rc.local is not executable (-rw-r--r--)")
+            && r.stdout.contains("does not run it at boot")
+            && r.stdout.contains("chmod 755 /data/rc.local"),
+        "{r:?}"
+    );
+    // Installing again (an update) leaves it as it is, and uninstalling gives it back whole.
+    install(&root.0);
+    assert_eq!(mode(&root.0, "data/rc.local"), 0o644);
+    sh(&root.0, "uninstall.sh", &["--purge"]);
+    assert_eq!(mode(&root.0, "data/rc.local"), 0o644);
+    assert_eq!(read(&root.0, "data/rc.local"), ORIGINAL_RC);
+    // An enabled one is not mentioned.
+    let root = fake_root(Some(ORIGINAL_RC));
+    set_mode(&root.0, "data/rc.local", 0o750);
+    let r = install(&root.0);
+    assert_eq!(mode(&root.0, "data/rc.local"), 0o750);
+    assert!(!r.stdout.contains("not executable"), "{r:?}");
+}
+
+#[test]
+fn the_hook_goes_before_a_top_level_exit_only() {
+    // (rc.local, the line the hook must stand on afterwards, 1-based; 0 = the last line)
+    let cases: [(&str, usize); 9] = [
+        // An unindented `exit` inside an if block is not the top level.
+        (
+            "#!/bin/sh\nif [ -f /data/disable-all ]; then\nexit 0\nfi\n/data/other-tool/start.sh &\n",
+            0,
+        ),
+        (
+            "#!/bin/sh\nif [ -f /data/disable-all ]; then\nexit 0\nfi\n/data/other-tool/start.sh &\nexit 0\n",
+            6,
+        ),
+        // In a case arm, a function, a loop, a here-document, a string: not the top level.
+        (
+            "#!/bin/sh\ncase \"$1\" in\nstop)\nexit 0\n;;\nesac\nstop() {\nexit 1\n}\nwhile false\ndo\nexit 2\ndone\ncat <<EOF >/tmp/x\nexit 3\nEOF\necho \"\nexit 4\n\"\n/data/other-tool/start.sh &\n",
+            0,
+        ),
+        // A one-line condition at the top level is: the hook goes before it.
+        (
+            "#!/bin/sh\n[ -f /data/disable-all ] && exit 0\n/data/other-tool/start.sh &\n",
+            2,
+        ),
+        (
+            "#!/bin/sh\nif [ -f /data/disable-all ]; then exit 0; fi\n/data/other-tool/start.sh &\n",
+            2,
+        ),
+        // A command over two lines: the hook goes before the line it begins on.
+        (
+            "#!/bin/sh\n/data/other-tool/check.sh ||\nexit 1\nexit 0\n",
+            2,
+        ),
+        ("#!/bin/sh\necho one \\\n  two; exit 0\n", 2),
+        ("#!/bin/sh\necho 'exit 0'\nexit\n", 3),
+        // A subshell or a command substitution: the hook stays out of it.
+        ("#!/bin/sh\n(\nexit 1\n)\nx=$(\nexit 2\n)\n", 0),
+    ];
+    for (rc, line) in cases {
+        let root = fake_root(Some(rc));
+        install(&root.0);
+        let installed = read(&root.0, "data/rc.local");
+        let lines: Vec<&str> = installed.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == HOOK)
+            .expect("one hook line")
+            + 1;
+        let want = if line == 0 { lines.len() } else { line };
+        assert_eq!(at, want, "{rc:?} became:\n{installed}");
+        assert_eq!(
+            installed.replace(&format!("{HOOK}\n"), ""),
+            rc,
+            "every other line kept"
+        );
+        // The shell agrees that the hook runs: run the file with the hook pointing at a
+        // marker instead.
+        let marker = root.0.join("hook-ran");
+        let probe = installed.replace(HOOK, &format!(": >'{}'", marker.display()));
+        std::fs::write(root.0.join("probe.sh"), probe).unwrap();
+        let r = run_command(
+            "unshare",
+            &["-n", "sh", &root.0.join("probe.sh").display().to_string()],
+            &[],
+        );
+        assert!(marker.exists(), "{rc:?}: the hook did not run: {r:?}");
+        sh(&root.0, "uninstall.sh", &["--purge"]);
+        assert_eq!(read(&root.0, "data/rc.local"), rc);
+    }
+}
+
+#[test]
+fn a_hook_an_older_install_put_inside_a_block_is_moved_out() {
+    let owner =
+        "#!/bin/sh\nif [ -f /data/disable-all ]; then\nexit 0\nfi\n/data/other-tool/start.sh &\n";
+    let old = format!(
+        "#!/bin/sh\nif [ -f /data/disable-all ]; then\n{HOOK}\nexit 0\nfi\n/data/other-tool/start.sh &\n"
+    );
+    let root = fake_root(Some(&old));
+    install(&root.0);
+    assert_eq!(read(&root.0, "data/rc.local"), format!("{owner}{HOOK}\n"));
+    sh(&root.0, "uninstall.sh", &["--purge"]);
+    assert_eq!(read(&root.0, "data/rc.local"), owner);
+}
+
+#[test]
+fn an_rc_local_install_cannot_follow_is_reported_and_nothing_changes() {
+    for rc in [
+        "#!/bin/sh\nif [ -f /x ]; then\n/data/other-tool/start.sh &\n",
+        "#!/bin/sh\necho \"never closed\n",
+        "#!/bin/sh\nfi\n",
+    ] {
+        let root = fake_root(Some(rc));
+        let before = snapshot(&root.0);
+        let r = sh_code(&root.0, "install.sh", &[common::BIN], &[]);
+        assert_eq!(r.code, 2, "{rc:?}: {r:?}");
+        assert!(
+            r.stderr
+                .contains("cannot tell where /data/rc.local's top level ends")
+                && r.stderr.contains(HOOK)
+                && r.stderr.contains("nothing was changed"),
+            "{r:?}"
+        );
+        assert_eq!(snapshot(&root.0), before, "{rc:?}");
+    }
+}
+
+#[test]
+fn install_checks_the_binary_runs_here_before_changing_anything() {
+    let root = fake_root(Some(ORIGINAL_RC));
+    // An ARM ELF header with nothing behind it, and a file that is no program at all.
+    let mut elf = b"\x7fELF\x01\x01\x01\x00".to_vec();
+    elf.resize(16, 0);
+    elf.extend_from_slice(&[2, 0, 0x28, 0, 1, 0, 0, 0]);
+    elf.resize(64, 0);
+    let wrong = TempDir::new("wrong-bin");
+    std::fs::write(wrong.0.join("arm"), &elf).unwrap();
+    std::fs::write(wrong.0.join("text"), "not a program\n").unwrap();
+    let before = snapshot(&root.0);
+    for name in ["arm", "text"] {
+        let bin = wrong.0.join(name).display().to_string();
+        let r = sh_code(&root.0, "install.sh", &[&bin], &[]);
+        assert_eq!(r.code, 2, "{name}: {r:?}");
+        assert!(
+            r.stderr.contains("does not run on this machine")
+                && r.stderr.contains("armv7 build")
+                && r.stderr.contains("nothing was changed"),
+            "{name}: {r:?}"
+        );
+        assert_eq!(snapshot(&root.0), before, "{name}: something changed");
+    }
+}
+
+/// /etc/crontab as an owner might leave it: the block's END line deleted, their own jobs after.
+fn crontab_with_a_broken_block(root: &Path) -> String {
+    let installed = read(root, "etc/crontab");
+    let broken = installed.replace("# END zcell-scheduler\n", "")
+        + "30 2 * * * root /data/my-own/backup.sh\n";
+    std::fs::write(root.join("etc/crontab"), &broken).unwrap();
+    broken
+}
+
+#[test]
+fn a_cron_block_without_its_end_line_is_reported_and_nothing_changes() {
+    let root = fake_root(Some(ORIGINAL_RC));
+    install(&root.0);
+    valid_config(&root.0, "");
+    let broken = crontab_with_a_broken_block(&root.0);
+    // The helper (at boot, or after a config change).
+    let r = sh_code(&root.0, "gx/rc.local", &[], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("opens a zcell-scheduler block with no \"# END zcell-scheduler\" line after it; nothing changed"),
+        "{r:?}"
+    );
+    assert_eq!(read(&root.0, "etc/crontab"), broken);
+    // The cron wrapper tries the helper once for the changed config, and logs why it failed.
+    let r = sh_code(&root.0, "gx/cron-run.sh", &["cron-block"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(read(&root.0, "etc/crontab"), broken);
+    let log = read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
+    assert!(log.contains("nothing changed"), "{log}");
+    // uninstall.sh and install.sh check first and change nothing at all.
+    let before = snapshot(&root.0);
+    let r = sh_code(&root.0, "uninstall.sh", &["--purge"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("nothing was changed"), "{r:?}");
+    assert_eq!(snapshot(&root.0), before);
+    let r = sh_code(&root.0, "install.sh", &[common::BIN], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("nothing was changed"), "{r:?}");
+    assert_eq!(snapshot(&root.0), before);
+    // A second BEGIN before the END is as broken.
+    let twice = broken.replace(
+        "30 2 * * *",
+        "# BEGIN zcell-scheduler\n# END zcell-scheduler\n30 2 * * *",
+    );
+    std::fs::write(root.0.join("etc/crontab"), &twice).unwrap();
+    let r = sh_code(&root.0, "gx/rc.local", &[], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("opens again"), "{r:?}");
+    assert_eq!(read(&root.0, "etc/crontab"), twice);
+    // Mended, everything works again and the owner's job stays.
+    let mended = broken.replace("30 2 * * *", "# END zcell-scheduler\n30 2 * * *");
+    std::fs::write(root.0.join("etc/crontab"), &mended).unwrap();
+    sh(&root.0, "gx/rc.local", &[]);
+    assert!(
+        read(&root.0, "etc/crontab").contains("30 2 * * * root /data/my-own/backup.sh\n# BEGIN")
+    );
+    sh(&root.0, "uninstall.sh", &["--purge"]);
+    assert_eq!(
+        read(&root.0, "etc/crontab"),
+        format!("{ORIGINAL_CRONTAB}30 2 * * * root /data/my-own/backup.sh\n")
+    );
+}
+
+#[test]
+fn the_cron_block_follows_the_config_without_a_manual_step() {
+    let root = fake_root(None);
+    let r = install(&root.0);
+    // The closing text says so, and no longer asks for a manual step.
+    assert!(
+        r.stdout
+            .contains("The cron block follows config.toml by itself"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("after editing [ev]"), "{r:?}");
+    assert!(read(&root.0, "etc/crontab").contains("# the config is not valid yet"));
+    let log = || read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
+    // The owner sets the placeholders; the next cron run (any command) puts the real block in.
+    valid_config(&root.0, "");
+    let r = sh_code(
+        &root.0,
+        "gx/cron-run.sh",
+        &["--failures-only", "cron-block"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let cron = read(&root.0, "etc/crontab");
+    assert!(cron.contains("CRON_TZ=Australia/Hobart\n"), "{cron}");
+    assert!(!cron.contains("not valid"), "{cron}");
+    assert!(cron.starts_with(ORIGINAL_CRONTAB), "{cron}");
+    assert_eq!(cron.matches("# BEGIN zcell-scheduler").count(), 1, "{cron}");
+    assert!(
+        log().contains("config.toml changed since the cron block was written"),
+        "{}",
+        log()
+    );
+    assert!(
+        log().contains("cron block written to /etc/crontab"),
+        "{}",
+        log()
+    );
+    // Nothing changed: the helper is not run again.
+    let before = log();
+    sh(
+        &root.0,
+        "gx/cron-run.sh",
+        &["--failures-only", "cron-block"],
+    );
+    assert_eq!(log(), before);
+    // [ev] turned on and the zone changed: ev-kick's own run brings them in.
+    let text = read(&root.0, "data/zcell-scheduler/config.toml")
+        .replace("Australia/Hobart", "Europe/London");
+    std::fs::write(
+        root.0.join("data/zcell-scheduler/config.toml"),
+        format!(
+            "{text}[ev]\nenabled = true\nstate_file = '{}/ev.json'\n",
+            root.0.display()
+        ),
+    )
+    .unwrap();
+    sh_code(&root.0, "gx/cron-run.sh", &["ev-kick"], &[]);
+    let cron = read(&root.0, "etc/crontab");
+    assert!(cron.contains("CRON_TZ=Europe/London\n"), "{cron}");
+    assert!(cron.contains("cron-run.sh ev-kick"), "{cron}");
+    assert_eq!(cron.matches("# BEGIN zcell-scheduler").count(), 1, "{cron}");
+    // --follow-config does only that, and quietly when nothing changed.
+    valid_config(&root.0, "");
+    let r = sh(&root.0, "gx/cron-run.sh", &["--follow-config"]);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""), "{r:?}");
+    assert!(read(&root.0, "etc/crontab").contains("CRON_TZ=Australia/Hobart\n"));
+    let before = log();
+    sh(&root.0, "gx/cron-run.sh", &["--follow-config"]);
+    assert_eq!(log(), before);
 }
