@@ -130,7 +130,10 @@ fn bench() -> Result<bool, String> {
             name: "apply (changes slot + min SoC)",
             args: &["apply"],
             budget: Budget {
-                modbus_max: Some(8),
+                // 3 settings reads (the slot map's probe of 5430 among them), 2 for the drain
+                // forecast, 2 writes, 2 read-backs; a store that applies a write later than
+                // the first read-back (10 ms) adds a poll per late read.
+                modbus_max: Some(9),
                 writes_max: None,
                 ..apply
             },
@@ -285,7 +288,7 @@ fn bench() -> Result<bool, String> {
     }
     ok &= simulate_budget(&binary, armv7.as_deref())?;
     println!(
-        "\nbudgets: Modbus requests apply no-change ≤ 5 with no write, apply changing ≤ 8, status ≤ 6, ev-kick idle ≤ 6; HTTP exactly 1; apply median ≤ 25 ms; peak RSS ≤ 8 MiB; armv7 musl binary ≤ 2.5 MiB; simulate --days 31 < 1 s on the armv7 binary under qemu"
+        "\nbudgets: Modbus requests apply no-change ≤ 5 with no write, apply changing ≤ 9, status ≤ 6, ev-kick idle ≤ 6; HTTP exactly 1; apply median ≤ 25 ms; peak RSS ≤ 8 MiB; armv7 musl binary ≤ 2.5 MiB; simulate --days 31 < 1 s on the armv7 binary under qemu"
     );
     println!(
         "{}",
