@@ -12,6 +12,9 @@ DIR=${ZCELL_ROOT:-}/data/zcell-scheduler
 MAIN_LOG=$DIR/zcell-scheduler.log
 MAX_BYTES=${ZCELL_LOG_MAX_BYTES:-262144}
 
+# What config.toml holds, in short (the same function as in rc.local).
+fingerprint() { cksum <"$1" 2>/dev/null || md5sum <"$1" 2>/dev/null || wc -c <"$1"; }
+
 # Keeps the newest half of a log that outgrew its cap.
 cap() {
     if [ -f "$1" ] && [ "$(wc -c <"$1")" -gt "$MAX_BYTES" ]; then
@@ -19,14 +22,14 @@ cap() {
     fi
 }
 
-# Runs the helper when config.toml's cksum is not the one noted in .cron-block-config (by the
+# Runs the helper when config.toml's fingerprint is not the one noted in .cron-block-config (by the
 # helper when it wrote or checked the block, or here when it was last tried for this config, so
 # a helper that fails is tried once per config change, not every run). One run at a time: a
 # run that finds another one at it leaves it to that one.
 follow_config() {
     STAMP=$DIR/.cron-block-config
     [ -f "$DIR/config.toml" ] && [ -f "$DIR/rc.local" ] || return 0
-    NOW=$(cksum <"$DIR/config.toml") || return 0
+    NOW=$(fingerprint "$DIR/config.toml")
     [ "$NOW" != "$(cat "$STAMP" 2>/dev/null)" ] || return 0
     LOCK=$DIR/.cron-block.lock
     if ! mkdir "$LOCK" 2>/dev/null; then
