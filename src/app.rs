@@ -18,6 +18,8 @@ use crate::ev::rules::{self, Decision, Inputs, NextRecord, Record};
 use crate::ev::state::{self, StateFileError};
 use crate::follow;
 use crate::gx::{self, GxError, WriteError};
+use crate::handback::{self, Found};
+use crate::handback_file::{self, HandbackFileError};
 use crate::lock;
 use crate::modbus::{Device, Write};
 use crate::plan;
@@ -48,6 +50,8 @@ pub enum Command {
         check: bool,
     },
     Simulate(SimulateArgs),
+    /// `release`: hand the GX back as this tool found it.
+    Release,
 }
 
 /// What `simulate` was asked for; a missing SoC or due time is read from the devices.
@@ -72,6 +76,7 @@ impl Command {
             Command::EvKick { .. } => "ev-kick",
             Command::Status { .. } => "status",
             Command::Simulate(_) => "simulate",
+            Command::Release => "release",
         }
     }
 }
@@ -96,8 +101,9 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
         Command::Schedule { mode, .. } => mode == Mode::Apply,
         Command::EvKick { dry_run } => !dry_run && ev.is_some(),
         Command::Status { .. } | Command::Simulate(_) => false,
+        Command::Release => true,
     };
-    if writes && matches!(command, Command::Schedule { .. }) {
+    if writes && matches!(command, Command::Schedule { .. } | Command::Release) {
         if let Err(e) = check_clock(now) {
             return Report::Refused(Refused::new(Some(command.name()), Exit::Device, &e));
         }
@@ -115,10 +121,16 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
     };
     match (command, ev) {
         (Command::Schedule { mode, at }, _) => {
-            Report::Plan(Box::new(schedule(config, mode, now, at)))
+            let handback = handback_file::path_for(config_path);
+            Report::Plan(Box::new(schedule(config, &handback, mode, now, at)))
         }
         (Command::Status { check }, _) => Report::Status(Box::new(status(config, now, check))),
         (Command::Simulate(args), _) => Report::Simulate(Box::new(simulate(config, now, &args))),
+        (Command::Release, _) => Report::Release(Box::new(crate::release::release(
+            config,
+            &handback_file::path_for(config_path),
+            now,
+        ))),
         (Command::EvKick { .. }, None) => Report::KickDisabled(kick_disabled(config)),
         (Command::EvKick { dry_run }, Some(ev)) => {
             Report::Kick(Box::new(kick(config, ev, now, dry_run)))
@@ -131,6 +143,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
 /// `plan` and `apply`: read the BMS, plan, read the GX, decide the writes, and (apply) write.
 pub fn schedule(
     config: &Config,
+    handback_path: &Path,
     mode: Mode,
     host_now: DateTime<Utc>,
     at: Option<DateTime<Utc>>,
@@ -165,31 +178,27 @@ pub fn schedule(
             .as_ref()
             .and_then(|f| drain::late_warning(config, &plan, f)),
     );
+    let mut memory = Memory::load(handback_path, &mut warnings);
     let (gx, write_plan) = match settings {
-        Ok(s) => match writes::plan_writes(config, &plan, &s) {
-            Ok(w) => (Ok(s), w),
-            Err(e) => (Err(e), WritePlan::default()),
-        },
-        Err(e) => (Err(e), WritePlan::default()),
-    };
-    let mut write_error = None;
-    let mut applied = false;
-    if let (Mode::Apply, Ok(_), Some(d)) = (mode, &gx, &mut device) {
-        if !write_plan.writes.is_empty() {
-            match gx::write_and_verify(d, &write_plan.writes) {
-                Ok(()) => applied = true,
-                Err(e) => write_error = Some(e),
+        Ok(s) => {
+            warnings.extend(handback::adopt_owner_change(&mut memory.found, &s));
+            let owner = handback::owner_min_soc(&memory.found, &s);
+            match writes::plan_writes(config, &plan, &s, owner) {
+                Ok(w) => (Ok(s), w),
+                Err(e) => (Err(e), WritePlan::default()),
             }
         }
-    }
-    if let Some(d) = &device {
-        log::debug!("GX {}: {} Modbus requests", d.address, d.requests);
-    }
+        Err(e) => (Err(e), WritePlan::default()),
+    };
     let mut failures = Failures::default();
     failures.add_if(Exit::Bms, bms.as_ref().err());
     failures.add_if(Exit::Device, gx.as_ref().err());
-    if let Some(e) = &write_error {
-        failures.add(e.exit(), e);
+    let mut applied = false;
+    if let (Mode::Apply, Ok(s), Some(d)) = (mode, &gx, &mut device) {
+        applied = write_remembered(d, s, &write_plan.writes, &mut memory, &mut failures);
+    }
+    if let Some(d) = &device {
+        log::debug!("GX {}: {} Modbus requests", d.address, d.requests);
     }
     let (errors, exit_code) = failures.finish();
     let tz = config.timezone;
@@ -226,6 +235,68 @@ pub fn schedule(
         applied,
         errors,
         exit_code,
+    }
+}
+
+/// The hand-back record as this run found it, and where it lives.
+struct Memory<'a> {
+    path: &'a Path,
+    found: Found,
+    /// As loaded, to save only a changed record.
+    loaded: Found,
+}
+
+impl<'a> Memory<'a> {
+    /// The record at `path`; an unusable one is reported and started afresh.
+    fn load(path: &'a Path, warnings: &mut Vec<String>) -> Memory<'a> {
+        let found = handback_file::load(path).unwrap_or_else(|problem| {
+            warnings.push(format!(
+                "the hand-back record {} is unusable ({problem}): starting a new one, so what the GX held before this tool's earlier changes cannot be given back",
+                path.display()
+            ));
+            Found::default()
+        });
+        Memory {
+            path,
+            loaded: found.clone(),
+            found,
+        }
+    }
+
+    /// Saves the record if it changed.
+    fn save(&mut self) -> Result<(), HandbackFileError> {
+        if self.found != self.loaded {
+            handback_file::save(self.path, &self.found)?;
+            self.loaded = self.found.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Records what the GX holds for each setting about to change, then writes and reads back.
+/// Nothing is written when the record cannot be saved: a change the tool could not give back
+/// is one it must not make. True when the GX holds the plan.
+fn write_remembered(
+    device: &mut Device,
+    gx: &gx::GxSettings,
+    writes: &[Write],
+    memory: &mut Memory,
+    failures: &mut Failures,
+) -> bool {
+    handback::remember(&mut memory.found, gx, writes);
+    if let Err(e) = memory.save() {
+        failures.add(Exit::Internal, &e);
+        return false;
+    }
+    if writes.is_empty() {
+        return true;
+    }
+    match gx::write_and_verify(device, writes) {
+        Ok(()) => true,
+        Err(e) => {
+            failures.add(e.exit(), &e);
+            false
+        }
     }
 }
 

@@ -117,6 +117,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Hand the GX back as this tool found it: clear slot 0, put back the minimum SoC, battery
+    /// capacity and Dynamic ESS mode it changed, stop a kick of ev-kick's; every write read
+    /// back. uninstall.sh runs it first.
+    Release {
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the cron block for this config (for the boot helper); touches no device. With a
     /// config that is not valid yet it prints a fallback block and exits 2.
     CronBlock {
@@ -191,6 +199,7 @@ where
             due_in,
             load,
         } => (*json, simulate_args(from, *days, *soc, *due_in, *load)),
+        Command::Release { json } => (*json, Ok(Run::Release)),
         Command::CronBlock { .. } => return Exit::Usage,
     };
     let out = Output {

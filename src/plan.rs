@@ -274,13 +274,16 @@ fn slot_reason(tz: Tz, now: DateTime<Utc>, stage: Stage, slot: Option<&Slot>) ->
     }
 }
 
-/// Rule 5: the ESS minimum SoC of a phase, only when the tool manages it (`reserve_soc` set).
+/// Rule 5: the ESS minimum SoC of a phase: `maintenance_min_soc` in the maintenance phase
+/// always (the GX's own minimum, Victron's default 10 %, would otherwise hold every maintenance
+/// up), `reserve_soc` in the normal phase when set; `None` hands 2901 back to the owner's own
+/// value (see `handback`).
 fn min_soc(config: &Config, phase: Phase) -> Option<u8> {
     let s = &config.schedule;
-    s.reserve_soc.map(|reserve| match phase {
-        Phase::Normal => reserve,
-        Phase::Maintenance => s.maintenance_min_soc,
-    })
+    match phase {
+        Phase::Normal => s.reserve_soc,
+        Phase::Maintenance => Some(s.maintenance_min_soc),
+    }
 }
 
 fn min_soc_reason(phase: Phase, m: u8) -> String {
@@ -296,16 +299,13 @@ fn min_soc_reason(phase: Phase, m: u8) -> String {
 /// minimum SoC if the tool manages 2901 at all. Holding charge it cannot justify could block
 /// a maintenance cycle.
 pub fn safe_plan(config: &Config, now: DateTime<Utc>, why: &str) -> Plan {
-    let s = &config.schedule;
-    let min_soc = s.reserve_soc.map(|_| s.maintenance_min_soc);
+    let min_soc = min_soc(config, Phase::Maintenance);
     let mut reasons = vec![format!(
         "BMS not usable ({why}) → safe state: slot cleared so the battery can drain"
     )];
-    if let Some(m) = min_soc {
-        reasons.push(format!(
-            "safe state → ESS minimum SoC {m} % (maintenance_min_soc)"
-        ));
-    }
+    reasons.extend(
+        min_soc.map(|m| format!("safe state → ESS minimum SoC {m} % (maintenance_min_soc)")),
+    );
     Plan {
         now,
         stage: Stage::Unknown,
@@ -511,7 +511,7 @@ reserve_soc = 30
     }
 
     #[test]
-    fn no_reserve_soc_leaves_minimum_soc_alone() {
+    fn without_reserve_soc_only_maintenance_sets_the_minimum() {
         let text = CONFIG.replace("reserve_soc = 30", "");
         let c = Config::parse(&text, &Overrides::default()).unwrap();
         let p = plan(
@@ -519,9 +519,17 @@ reserve_soc = 30
             at(2026, 11, 23, 7, 0),
             &reading(vec![battery(2 * DAY, false)]),
         );
-        assert_eq!(p.min_soc, None);
+        assert_eq!(p.min_soc, None, "normal phase: the owner's own value");
+        // Maintenance lowers it whether or not reserve_soc is set, or the GX's own minimum
+        // (Victron's default 10 %) would hold every maintenance up.
+        let p = plan(
+            &c,
+            at(2026, 11, 23, 7, 0),
+            &reading(vec![battery(3600, false)]),
+        );
+        assert_eq!(p.min_soc, Some(0));
         let safe = safe_plan(&c, at(2026, 11, 23, 7, 0), "refused");
-        assert_eq!((safe.slot, safe.min_soc), (None, None));
+        assert_eq!((safe.slot, safe.min_soc), (None, Some(0)));
         let safe = safe_plan(&config(), at(2026, 11, 23, 7, 0), "refused");
         assert_eq!(safe.min_soc, Some(0));
     }

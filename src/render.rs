@@ -52,6 +52,7 @@ pub fn long_local(tz: Tz, t: DateTime<Utc>) -> String {
 pub fn print(out: Output, config: &Config, report: &Report) {
     let warnings: &[String] = match report {
         Report::Plan(r) => &r.warnings,
+        Report::Release(r) => &r.warnings,
         _ => &[],
     };
     if let Report::Kick(r) = report {
@@ -84,6 +85,7 @@ pub fn print(out: Output, config: &Config, report: &Report) {
         Report::Kick(r) => Some(kick_text(out, config, r)),
         Report::KickDisabled(r) => Some(disabled_text(r)),
         Report::Simulate(r) => Some(simulate_text(config, r)),
+        Report::Release(r) => Some(crate::release::text(r)),
         Report::Refused(_) => None,
     };
     if let Some(t) = text.filter(|t| !t.is_empty()) {
@@ -563,10 +565,16 @@ fn record_text(tz: Tz, r: Option<&Record>) -> String {
             previous_mode,
             previous_current_a,
             current_a,
+            previous_start_stop,
         }) => format!(
-            "kicking at {current_a} A since {} (before: {} mode, {previous_current_a} A)",
+            "kicking at {current_a} A since {} (before: {} mode, {previous_current_a} A{})",
             long_local(tz, *started_at),
-            rules::mode_name(*previous_mode)
+            rules::mode_name(*previous_mode),
+            match previous_start_stop {
+                Some(rules::STOP) => ", stopped",
+                Some(_) => ", started",
+                None => "",
+            }
         ),
         Some(Record::StoodDown { since, reason }) => {
             format!("standing down since {} ({reason})", long_local(tz, *since))

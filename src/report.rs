@@ -41,6 +41,7 @@ pub enum Report {
     Kick(Box<KickReport>),
     KickDisabled(KickDisabled),
     Simulate(Box<SimulateReport>),
+    Release(Box<crate::release::ReleaseReport>),
     Refused(Refused),
 }
 
@@ -52,6 +53,7 @@ impl Report {
             Report::Kick(r) => r.exit_code,
             Report::KickDisabled(r) => r.exit_code,
             Report::Simulate(r) => r.exit_code,
+            Report::Release(r) => r.exit_code,
             Report::Refused(r) => r.exit_code,
         }
     }
@@ -64,6 +66,7 @@ impl Report {
             Report::Kick(r) => &r.errors,
             Report::KickDisabled(r) => &r.errors,
             Report::Simulate(r) => &r.errors,
+            Report::Release(r) => &r.errors,
             Report::Refused(r) => &r.errors,
         }
     }
@@ -77,6 +80,10 @@ pub struct Failures(Vec<(Exit, String)>);
 impl Failures {
     pub fn add(&mut self, exit: Exit, error: &impl ToString) {
         self.0.push((exit, error.to_string()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn add_if<E: ToString>(&mut self, exit: Exit, error: Option<&E>) {

@@ -650,7 +650,7 @@ impl Book {
             let held = s.cycle == Cycle::Draining && s.min_soc > 0.0 && s.soc <= s.min_soc + 0.5;
             if m.empty.is_none() && held {
                 self.findings.push(format!(
-                    "the maintenance due {} never emptied the battery: the ESS minimum SoC held it at {:.0} %; set schedule.reserve_soc so the tool lowers it, or lower it on the GX",
+                    "the maintenance due {} never emptied the battery: the ESS minimum SoC held it at {:.0} %; lower schedule.maintenance_min_soc (the tool sets it on the GX for every maintenance)",
                     plan::short_local(tz, m.due),
                     s.min_soc
                 ));
@@ -800,8 +800,14 @@ mod tests {
     }
 
     #[test]
-    fn an_unmanaged_minimum_soc_holds_the_maintenance_and_says_so() {
+    fn the_maintenance_minimum_is_set_without_reserve_soc_and_a_high_one_is_named() {
+        // No reserve_soc, as the example config ships: maintenance still empties the battery.
         let c = config("");
+        let sim = run(&c, &start(at(2026, 11, 23, 7), 2, 60.0, 2));
+        assert!(sim.maintenances[0].empty.is_some(), "{:?}", sim.findings);
+        assert!(!sim.findings.iter().any(|f| f.contains("never emptied")));
+        // A maintenance minimum that holds the battery up is named.
+        let c = config("[schedule]\nmaintenance_min_soc = 20\n");
         let sim = run(&c, &start(at(2026, 11, 23, 7), 2, 60.0, 2));
         assert!(sim.maintenances[0].empty.is_none());
         assert!(

@@ -131,14 +131,20 @@ pub fn battery_life_warning(gx: &GxSettings) -> Option<String> {
     })
 }
 
-/// The writes that make the GX hold `plan`, given what it holds now.
-pub fn plan_writes(config: &Config, plan: &Plan, gx: &GxSettings) -> Result<WritePlan, GxError> {
+/// The writes that make the GX hold `plan`, given what it holds now and the owner's own
+/// minimum SoC to put back where the plan leaves 2901 to the owner (see `handback`).
+pub fn plan_writes(
+    config: &Config,
+    plan: &Plan,
+    gx: &GxSettings,
+    owner_min_soc: Option<u16>,
+) -> Result<WritePlan, GxError> {
     check(config, gx)?;
     let mut out = WritePlan::default();
     out.warnings.extend(battery_life_warning(gx));
     capacity_write(config, gx, &mut out);
     slot_write(config, plan, gx, &mut out)?;
-    min_soc_write(config, plan, gx, &mut out);
+    min_soc_write(plan, gx, owner_min_soc, &mut out);
     mode_write(gx, &mut out);
     Ok(out)
 }
@@ -218,32 +224,25 @@ fn slot_write(
     Ok(())
 }
 
-fn min_soc_write(config: &Config, plan: &Plan, gx: &GxSettings, out: &mut WritePlan) {
+fn min_soc_write(plan: &Plan, gx: &GxSettings, owner: Option<u16>, out: &mut WritePlan) {
     let r = reg::ESS_MIN_SOC;
-    let held = format!("{} %", format_tenths(gx.min_soc_raw));
-    match plan.min_soc.and_then(|min| r.raw16(f64::from(min))) {
-        Some(raw) => {
-            if gx.min_soc_raw != raw {
-                out.writes.push(Write {
-                    address: r.address,
-                    values: vec![raw],
-                    summary: format!(
-                        "ESS minimum SoC: {} % → {} %",
-                        format_tenths(gx.min_soc_raw),
-                        format_tenths(raw)
-                    ),
-                });
-            }
-        }
-        None => {
-            let floor = f64::from(config.schedule.maintenance_min_soc);
-            if plan.phase == crate::plan::Phase::Maintenance && gx.min_soc_percent() > floor {
-                out.warnings.push(format!(
-                    "the GX's ESS minimum SoC is {held} and schedule.reserve_soc is not set, so this tool leaves it alone: the GX will hold the battery above {held} during maintenance, not the {floor} % of schedule.maintenance_min_soc; set reserve_soc to let the tool manage it, or lower it on the GX",
-                    floor = config.schedule.maintenance_min_soc
-                ));
-            }
-        }
+    let (raw, whose) = match plan.min_soc.and_then(|min| r.raw16(f64::from(min))) {
+        Some(raw) => (raw, ""),
+        None => match owner {
+            Some(raw) => (raw, " (yours, put back)"),
+            None => return,
+        },
+    };
+    if gx.min_soc_raw != raw {
+        out.writes.push(Write {
+            address: r.address,
+            values: vec![raw],
+            summary: format!(
+                "ESS minimum SoC: {} % → {} %{whose}",
+                format_tenths(gx.min_soc_raw),
+                format_tenths(raw)
+            ),
+        });
     }
 }
 
@@ -375,7 +374,7 @@ mod tests {
     fn writes_only_what_differs() {
         let c = config("");
         let p = plan(Some(slot()), Some(30), Phase::Normal);
-        let first = plan_writes(&c, &p, &settings()).unwrap();
+        let first = plan_writes(&c, &p, &settings(), None).unwrap();
         let addresses: Vec<u16> = first.writes.iter().map(|w| w.address).collect();
         assert_eq!(addresses, vec![5424, 2901]);
         assert_eq!(first.writes[0].values.len(), 7);
@@ -386,7 +385,7 @@ mod tests {
         let v = &first.writes[0].values;
         after.slot = crate::victron::decode_slot(&v[..6], v[6]).unwrap();
         after.min_soc_raw = 300;
-        assert_eq!(plan_writes(&c, &p, &after).unwrap().writes, vec![]);
+        assert_eq!(plan_writes(&c, &p, &after, None).unwrap().writes, vec![]);
     }
 
     #[test]
@@ -399,7 +398,7 @@ mod tests {
             soc: 50,
             ..SlotRegs::default()
         };
-        assert_eq!(plan_writes(&c, &p, &s).unwrap().writes, vec![]);
+        assert_eq!(plan_writes(&c, &p, &s, None).unwrap().writes, vec![]);
     }
 
     #[test]
@@ -408,7 +407,7 @@ mod tests {
         let mut s = settings();
         s.capacity_raw = 0;
         s.dess_mode = 0;
-        let w = plan_writes(&c, &plan(None, Some(10), Phase::Normal), &s).unwrap();
+        let w = plan_writes(&c, &plan(None, Some(10), Phase::Normal), &s, None).unwrap();
         let addresses: Vec<u16> = w.writes.iter().map(|w| w.address).collect();
         assert_eq!(addresses, vec![5420, 5423]);
         assert_eq!(w.writes[1].values, vec![4]);
@@ -421,23 +420,23 @@ mod tests {
         let mut s = settings();
         s.ess_state = EssState(9);
         assert!(matches!(
-            plan_writes(&c, &p, &s),
+            plan_writes(&c, &p, &s, None),
             Err(GxError::KeepCharged { .. })
         ));
         let mut s = settings();
         s.hub4_mode = Hub4Mode(3);
         assert!(matches!(
-            plan_writes(&c, &p, &s),
+            plan_writes(&c, &p, &s, None),
             Err(GxError::ExternalControl { .. })
         ));
         let mut s = settings();
         s.dess_mode = 1;
         assert!(matches!(
-            plan_writes(&c, &p, &s),
+            plan_writes(&c, &p, &s, None),
             Err(GxError::DessDrivenByVrm { .. })
         ));
         let taking = config("take_over_dess = true");
-        let w = plan_writes(&taking, &p, &s).unwrap();
+        let w = plan_writes(&taking, &p, &s, None).unwrap();
         assert_eq!(w.writes.last().unwrap().values, vec![4]);
         assert!(w.warnings[0].contains("TargetSoc"), "{:?}", w.warnings);
         assert!(w.warnings[0].contains("status --check"), "{:?}", w.warnings);
@@ -445,7 +444,7 @@ mod tests {
         for mode in [2, 3] {
             let mut s = settings();
             s.dess_mode = mode;
-            let e = plan_writes(&c, &p, &s).unwrap_err();
+            let e = plan_writes(&c, &p, &s, None).unwrap_err();
             assert!(matches!(e, GxError::DessStopped { .. }), "{e}");
             assert!(e.to_string().contains("Mode to Off"), "{e}");
         }
@@ -457,11 +456,11 @@ mod tests {
         let p = plan(Some(slot()), Some(10), Phase::Normal);
         let mut s = settings();
         s.map = SlotMap::Old;
-        let w = plan_writes(&c, &p, &s).unwrap();
+        let w = plan_writes(&c, &p, &s, None).unwrap();
         assert_eq!(w.writes.len(), 1);
         assert_eq!((w.writes[0].address, w.writes[0].values.len()), (5424, 6));
         s.slot.strategy = 1;
-        let w = plan_writes(&c, &p, &s).unwrap();
+        let w = plan_writes(&c, &p, &s, None).unwrap();
         let sent: Vec<(u16, usize)> = w
             .writes
             .iter()
@@ -471,7 +470,7 @@ mod tests {
         assert_eq!(w.writes[1].values, vec![0]);
         // On the new map a VRM Strategy is rewritten with the slot, never by an FC06 to 5429.
         s.map = SlotMap::New;
-        let w = plan_writes(&c, &p, &s).unwrap();
+        let w = plan_writes(&c, &p, &s, None).unwrap();
         assert!(w.writes.iter().all(|w| w.address != 5429), "{:?}", w.writes);
     }
 
@@ -481,7 +480,7 @@ mod tests {
         let mut s = settings();
         s.ess_state = EssState(2);
         s.soc_limit_raw = 100;
-        let w = plan_writes(&c, &plan(None, Some(10), Phase::Normal), &s).unwrap();
+        let w = plan_writes(&c, &plan(None, Some(10), Phase::Normal), &s, None).unwrap();
         assert!(
             w.warnings.iter().any(|w| w.contains("2900 = 2")
                 && w.contains("10.0 %")
@@ -545,25 +544,29 @@ mod tests {
     }
 
     #[test]
-    fn warns_when_an_unmanaged_minimum_would_block_maintenance() {
-        let c = Config {
-            schedule: crate::config::Schedule {
-                reserve_soc: None,
-                ..config("").schedule
-            },
-            ..config("")
-        };
-        let w = plan_writes(&c, &plan(None, None, Phase::Maintenance), &settings()).unwrap();
-        assert_eq!(w.writes, vec![]);
-        assert!(w.warnings[0].contains("reserve_soc"), "{:?}", w.warnings);
-        // The value it is about: the GX's 10 %, not maintenance_min_soc's 0 %.
+    fn the_owners_minimum_is_put_back_where_the_plan_leaves_it_to_them() {
+        let c = config("");
+        let mut now = settings();
+        now.min_soc_raw = 0;
+        let w = plan_writes(&c, &plan(None, None, Phase::Normal), &now, Some(100)).unwrap();
+        assert_eq!(w.writes.len(), 1);
+        assert_eq!(w.writes[0].values, vec![100]);
         assert!(
-            w.warnings[0]
-                .contains("will hold the battery above 10 % during maintenance, not the 0 %"),
+            w.writes[0].summary.contains("(yours, put back)"),
             "{:?}",
-            w.warnings
+            w.writes
         );
-        let w = plan_writes(&c, &plan(None, None, Phase::Normal), &settings()).unwrap();
-        assert!(w.warnings.is_empty());
+        // Nothing to put back: 2901 untouched.
+        let w = plan_writes(&c, &plan(None, None, Phase::Normal), &now, None).unwrap();
+        assert_eq!(w.writes, vec![]);
+        // The plan's own minimum wins over the owner's.
+        let w = plan_writes(
+            &c,
+            &plan(None, Some(0), Phase::Maintenance),
+            &now,
+            Some(100),
+        )
+        .unwrap();
+        assert_eq!(w.writes, vec![]);
     }
 }

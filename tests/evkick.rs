@@ -153,8 +153,8 @@ fn stops_and_puts_the_auto_mode_back_when_the_discharge_ends() {
     let run = k.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     has(&run.stdout, ": stop — ");
-    // Stopped, auto and 16 A put back, and started again so solar charging carries on.
-    assert_eq!(k.charger(), (1, 16, 1));
+    // Auto and 16 A put back, and stopped, as the charger was found (the owner had stopped it).
+    assert_eq!(k.charger(), (1, 16, 0));
     assert_eq!(
         k.site.gx.state().writes.first(),
         Some(&(EV, START_STOP, vec![0])),
@@ -170,6 +170,56 @@ fn stops_and_puts_the_auto_mode_back_when_the_discharge_ends() {
         &again.stdout,
         ": no change — no battery is in a maintenance discharge",
     );
+}
+
+#[test]
+fn start_stop_is_put_back_as_it_was_found() {
+    // Found started in auto mode (waiting for sun): started again afterwards, so solar
+    // charging carries on.
+    let k = Kick::new();
+    k.site.gx.state().set(EV, START_STOP, 1);
+    k.site.gx.state().set(EV, STATUS, 4);
+    let run = k.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    has(&run.stdout, ": start — ");
+    assert_eq!(k.record().unwrap()["previous_start_stop"], 1);
+    k.set_bms(&[bms::battery(60.0, false, 3 * DAY)]);
+    let run = k.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(k.charger(), (1, 16, 1));
+    has(
+        &run.stdout,
+        "start again, so auto mode can charge from solar",
+    );
+    // Found stopped: left stopped, the start never written back.
+    let k = Kick::new();
+    k.start();
+    assert_eq!(k.record().unwrap()["previous_start_stop"], 0);
+    k.set_bms(&[bms::battery(60.0, false, 3 * DAY)]);
+    let run = k.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(k.charger(), (1, 16, 0));
+    assert!(
+        !k.site
+            .gx
+            .state()
+            .writes
+            .contains(&(EV, START_STOP, vec![1])),
+        "{:?}",
+        k.site.gx.state().writes
+    );
+    // A state file from before start/stop was kept: auto is started again, as then.
+    let k = Kick::new();
+    k.start();
+    std::fs::write(
+        k.state_file(),
+        r#"{"state":"kicking","started_at":"2026-11-23T03:00:00Z","previous_mode":1,"previous_current_a":16,"current_a":6}"#,
+    )
+    .unwrap();
+    k.set_bms(&[bms::battery(60.0, false, 3 * DAY)]);
+    let run = k.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(k.charger(), (1, 16, 1));
 }
 
 #[test]
@@ -233,7 +283,7 @@ fn a_bms_failure_while_kicking_stops_the_kick_and_exits_3() {
     assert_eq!(run.code, 3, "{run:?}");
     has(&run.stdout, "safe state");
     has(&run.stderr, "HTTP 500");
-    assert_eq!(k.charger(), (1, 16, 1));
+    assert_eq!(k.charger(), (1, 16, 0));
     assert!(k.record().is_none());
     // Not kicking and the BMS still down: exit 3, nothing written.
     k.site.gx.state().reset_counters();
@@ -394,7 +444,7 @@ fn via_evcs_starts_and_stops_on_the_stations_own_server() {
     let run = k.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     let s = evcs.state();
-    assert_eq!((s.get(1, 5009), s.get(1, 5016), s.get(1, 5010)), (1, 16, 1));
+    assert_eq!((s.get(1, 5009), s.get(1, 5016), s.get(1, 5010)), (1, 16, 0));
     assert!(k.record().is_none());
 }
 
@@ -408,7 +458,11 @@ fn via_evcs_with_the_gx_down_still_stops_a_kick() {
     assert_eq!(run.code, 4, "{run:?}");
     has(&run.stdout, "the GX's loads could not be read");
     let s = k.evcs.as_ref().unwrap().state();
-    assert_eq!((s.get(1, 5009), s.get(1, 5010)), (1, 1));
+    assert_eq!(
+        (s.get(1, 5009), s.get(1, 5010)),
+        (1, 0),
+        "stopped, as found"
+    );
     assert!(
         run.elapsed < std::time::Duration::from_secs(4),
         "{:?}",

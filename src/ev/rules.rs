@@ -111,6 +111,10 @@ pub enum Record {
         previous_mode: u16,
         previous_current_a: u16,
         current_a: u16,
+        /// Start/stop as found (0 stopped, 1 started). Absent in a record written before it was
+        /// kept: then the charger is started again only in auto mode, as then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_start_stop: Option<u16>,
     },
     /// The owner took the charger over during this discharge: hands off until it ends.
     StoodDown {
@@ -137,8 +141,8 @@ pub enum Action {
     Nothing,
     /// Manual mode, the configured current, start.
     Start,
-    /// Stop, put back `mode` and `current_a`, and start again when `restart` (auto mode, so
-    /// solar charging carries on).
+    /// Stop, put back `mode` and `current_a`, and start again when `restart` (the charger was
+    /// found started, so it is left started, e.g. in auto mode to charge from solar).
     Stop {
         mode: u16,
         current_a: u16,
@@ -228,6 +232,16 @@ fn restore_mode(mode: RestoreMode, previous: u16) -> u16 {
     }
 }
 
+/// Whether a stopped kick starts the charger again: when it was found started. A record
+/// without the start/stop found (written by an older version) keeps that version's rule: start
+/// again in auto mode.
+pub fn restarts(previous_start_stop: Option<u16>, mode: u16) -> bool {
+    match previous_start_stop {
+        Some(found) => found == START,
+        None => mode == MODE_AUTO,
+    }
+}
+
 /// What every branch of the decision knows: the discharge, and the load without the EV.
 struct Facts<'a> {
     i: &'a Inputs<'a>,
@@ -287,6 +301,7 @@ struct Kick {
     previous_mode: u16,
     previous_current_a: u16,
     current_a: u16,
+    previous_start_stop: Option<u16>,
 }
 
 /// The decision for one run, by the state the record says the run starts from.
@@ -304,6 +319,7 @@ pub fn decide(i: &Inputs) -> Decision {
             previous_mode,
             previous_current_a,
             current_a,
+            previous_start_stop,
         }) => while_kicking(
             &facts,
             &Kick {
@@ -311,6 +327,7 @@ pub fn decide(i: &Inputs) -> Decision {
                 previous_mode: *previous_mode,
                 previous_current_a: *previous_current_a,
                 current_a: *current_a,
+                previous_start_stop: *previous_start_stop,
             },
         ),
         Some(Record::StoodDown { since, reason }) => stood_down(&facts, *since, reason),
@@ -340,7 +357,7 @@ fn while_kicking(f: &Facts, kick: &Kick) -> Decision {
         let action = Action::Stop {
             mode,
             current_a: kick.previous_current_a,
-            restart: mode == MODE_AUTO,
+            restart: restarts(kick.previous_start_stop, mode),
         };
         f.decision(action, record, true, why)
     };
@@ -517,6 +534,7 @@ fn idle(f: &Facts) -> Decision {
             previous_mode: charger.mode,
             previous_current_a: charger.set_current_a,
             current_a: c.current_a,
+            previous_start_stop: Some(charger.start_stop),
         }),
         false,
         format!(
@@ -604,11 +622,16 @@ pub fn writes(
                 ));
             }
             if restart {
+                let why = if mode == MODE_AUTO {
+                    "so auto mode can charge from solar"
+                } else {
+                    "as it was before the kick"
+                };
                 out.push(one(
                     map.start_stop,
                     START,
                     format!(
-                        "EV charger ({}): start again, so auto mode can charge from solar",
+                        "EV charger ({}): start again, {why}",
                         map.start_stop.address
                     ),
                 ));
@@ -679,12 +702,14 @@ mod tests {
         }
     }
 
+    /// A kick recorded by a version that did not keep the start/stop found.
     fn kicking() -> Record {
         Record::Kicking {
             started_at: now() - chrono::TimeDelta::minutes(30),
             previous_mode: MODE_AUTO,
             previous_current_a: 16,
             current_a: 6,
+            previous_start_stop: None,
         }
     }
 
@@ -732,7 +757,8 @@ mod tests {
                     started_at: now(),
                     previous_mode: MODE_AUTO,
                     previous_current_a: 16,
-                    current_a: 6
+                    current_a: 6,
+                    previous_start_stop: Some(STOP),
                 })
             );
             assert_eq!(d.load_w, Some(350));
@@ -1041,6 +1067,7 @@ mod tests {
             previous_mode: MODE_SCHEDULED,
             previous_current_a: 10,
             current_a: 6,
+            previous_start_stop: None,
         };
         let d = run(
             &config(""),
@@ -1116,6 +1143,88 @@ mod tests {
             Some(&record),
         );
         assert_eq!((d.action, d.record), (Action::Nothing, NextRecord::Clear));
+    }
+
+    #[test]
+    fn a_kick_puts_start_stop_back_as_it_found_it() {
+        let stripping = bms(&[(60.0, true)]);
+        let ended = bms(&[(40.0, false)]);
+        // (restore_mode, found: mode and start/stop, restored mode, started again)
+        for (setting, mode, found, restored, restart) in [
+            // The owner had stopped the charger in auto mode: it stays stopped.
+            ("previous", MODE_AUTO, STOP, MODE_AUTO, false),
+            ("previous", MODE_AUTO, START, MODE_AUTO, true),
+            ("previous", MODE_MANUAL, STOP, MODE_MANUAL, false),
+            ("previous", MODE_MANUAL, START, MODE_MANUAL, true),
+            ("auto", MODE_MANUAL, STOP, MODE_AUTO, false),
+            ("manual", MODE_AUTO, START, MODE_MANUAL, true),
+        ] {
+            let what = format!("{setting}, found {} {found}", mode_name(mode));
+            let c = config(&format!("restore_mode = \"{setting}\""));
+            let found_charger = Charger {
+                mode,
+                start_stop: found,
+                ..idle_charger()
+            };
+            let start = run(
+                &c,
+                Some(&stripping),
+                Some(site_for(&found_charger)),
+                found_charger,
+                None,
+            );
+            assert_eq!(start.action, Action::Start, "{what}: {}", start.reason);
+            let NextRecord::Set(record) = start.record else {
+                panic!("{what}: {:?}", start.record)
+            };
+            // Through the state file's text and back, as between two runs.
+            let text = serde_json::to_string(&record).unwrap();
+            assert!(
+                text.contains(&format!("\"previous_start_stop\":{found}")),
+                "{text}"
+            );
+            let record: Record = serde_json::from_str(&text).unwrap();
+            let ch = our_charge();
+            let stop = run(&c, Some(&ended), Some(site_for(&ch)), ch, Some(&record));
+            let expected = Action::Stop {
+                mode: restored,
+                current_a: 16,
+                restart,
+            };
+            assert_eq!(stop.action, expected, "{what}: {}", stop.reason);
+            let w = writes(&stop.action, &c, &GX_CHARGER, &ch);
+            let start_stop: Vec<u16> = w
+                .iter()
+                .filter(|w| w.address == GX_CHARGER.start_stop.address)
+                .map(|w| w.values[0])
+                .collect();
+            let last = if restart {
+                vec![STOP, START]
+            } else {
+                vec![STOP]
+            };
+            assert_eq!(start_stop, last, "{what}: {w:?}");
+        }
+        // A record from before start/stop was kept: auto is started again, as it was then.
+        let old = r#"{"state":"kicking","started_at":"2026-11-23T13:35:00Z","previous_mode":1,"previous_current_a":16,"current_a":6}"#;
+        let record: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(record, kicking());
+        let ch = our_charge();
+        let stop = run(
+            &config(""),
+            Some(&ended),
+            Some(site_for(&ch)),
+            ch,
+            Some(&record),
+        );
+        assert_eq!(
+            stop.action,
+            Action::Stop {
+                mode: MODE_AUTO,
+                current_a: 16,
+                restart: true
+            }
+        );
     }
 
     #[test]

@@ -134,9 +134,24 @@ mod tests {
             previous_mode: 1,
             previous_current_a: 16,
             current_a: 6,
+            previous_start_stop: Some(0),
         };
         save(&path, &record).unwrap();
         assert_eq!(load(&path), Loaded::Found(record));
+        // A record written before the start/stop found was kept still reads, without it.
+        std::fs::write(
+            &path,
+            r#"{"state":"kicking","started_at":"2026-11-23T14:05:00Z","previous_mode":1,"previous_current_a":16,"current_a":6}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            load(&path),
+            Loaded::Found(Record::Kicking {
+                previous_start_stop: None,
+                previous_mode: 1,
+                ..
+            })
+        ));
         assert!(!path.with_file_name(".ev-kick.json.tmp").exists());
         for garbage in [
             "",

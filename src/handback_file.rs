@@ -1,0 +1,113 @@
+//! The hand-back record on disk: `handback.json` beside the config (under `/data` on the GX,
+//! so it survives firmware updates).
+//!
+//! Written atomically (a temporary file beside it, flushed, then renamed over it) before the
+//! first write it covers, so a run cut short never loses what the GX held. A missing file means
+//! the tool has changed nothing; one that cannot be read is reported and treated the same.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::handback::Found;
+
+/// The largest record read; a real one is under 300 bytes.
+const MAX_BYTES: u64 = 64 * 1024;
+
+/// Where the record lives for the config at `config`.
+pub fn path_for(config: &Path) -> PathBuf {
+    let dir = config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.join("handback.json")
+}
+
+#[derive(Debug, Error)]
+#[error(
+    "cannot {action} the hand-back record {path}: {detail}; check that the config's directory is writable (this tool keeps there what the GX held before it changed anything, to give it back)"
+)]
+pub struct HandbackFileError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+/// The record at `path`: empty when missing, and `Err(why)` when it cannot be used.
+pub fn load(path: &Path) -> Result<Found, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::default()),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    let mut text = String::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(format!("it is over {MAX_BYTES} bytes"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("it is not a hand-back record ({e})"))
+}
+
+/// Replaces the record at `path`, atomically.
+pub fn save(path: &Path, found: &Found) -> Result<(), HandbackFileError> {
+    let fail = |detail: String| HandbackFileError {
+        action: "write",
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = serde_json::to_string_pretty(found).map_err(|e| fail(e.to_string()))?;
+    let temporary = path.with_file_name(".handback.json.tmp");
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&temporary)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        fail(e.to_string())
+    })
+}
+
+/// Removes the record once everything is given back; an already missing file is fine.
+pub fn clear(path: &Path) -> Result<(), HandbackFileError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(HandbackFileError {
+            action: "remove",
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_loads_and_clears() {
+        let dir = std::env::temp_dir().join(format!("zcell-handback-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = path_for(&dir.join("config.toml"));
+        assert_eq!(load(&path), Ok(Found::default()));
+        let found = Found {
+            min_soc_raw: Some(100),
+            min_soc_written: Some(0),
+            ..Found::default()
+        };
+        save(&path, &found).unwrap();
+        assert_eq!(load(&path), Ok(found));
+        std::fs::write(&path, "{\"min_soc_raw\": ").unwrap();
+        assert!(load(&path).unwrap_err().contains("not a hand-back record"));
+        clear(&path).unwrap();
+        clear(&path).unwrap();
+        assert_eq!(load(&path), Ok(Found::default()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

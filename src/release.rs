@@ -1,0 +1,179 @@
+//! `release`: hands the GX back as this tool found it: slot 0 cleared, and the minimum SoC,
+//! the battery capacity and the Dynamic ESS mode it changed put back (see `handback`); a kick
+//! of `ev-kick`'s stopped and the charger's mode and current put back. Everything is read back;
+//! only when all of it stuck is the hand-back record removed, so a failed release can simply
+//! be run again. `uninstall.sh` runs it first, and `[schedule] enabled = false` runs it once.
+//!
+//! Gather → decide → report → text, all here.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{Config, EvConfig};
+use crate::error::Exit;
+use crate::ev::{charger, rules, state};
+use crate::gx::{self, GxError};
+use crate::handback::{self, Restored};
+use crate::handback_file;
+use crate::modbus::{Device, Write};
+use crate::report::{Failures, Head};
+
+/// What `release` did.
+#[derive(Debug, Serialize)]
+pub struct ReleaseReport {
+    pub command: &'static str,
+    #[serde(flatten)]
+    pub head: Head,
+    /// Each setting given back, from what to what.
+    pub restored: Vec<Restored>,
+    /// The EV charger: what was done with a kick of this tool's (null without one).
+    pub ev: Option<String>,
+    pub writes: Vec<Write>,
+    /// True when the GX (and the charger) hold what they held before this tool, and the
+    /// hand-back record is gone.
+    pub released: bool,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+/// `release`, with the record at `handback_path`.
+pub fn release(config: &Config, handback_path: &Path, now: DateTime<Utc>) -> ReleaseReport {
+    let mut failures = Failures::default();
+    let mut warnings = Vec::new();
+    let found = handback_file::load(handback_path).unwrap_or_else(|problem| {
+        warnings.push(format!(
+            "the hand-back record {} is unusable ({problem}): clearing slot 0 and stopping a kick only",
+            handback_path.display()
+        ));
+        handback::Found::default()
+    });
+    let mut restored = Vec::new();
+    let mut writes = Vec::new();
+    let device = match gx::connect(&config.gx) {
+        Ok(mut d) => {
+            match give_back(&mut d, &found) {
+                Ok((w, r)) => {
+                    writes.extend(w);
+                    restored.extend(r);
+                }
+                Err(e) => failures.add(e.exit(), &e),
+            }
+            Some(d)
+        }
+        Err(e) => {
+            failures.add(Exit::Device, &GxError::from(e));
+            None
+        }
+    };
+    let ev = config
+        .ev
+        .as_ref()
+        .and_then(|ev| stop_kick(config, ev, device, &mut writes, &mut failures));
+    let released = failures.is_empty();
+    if released {
+        if let Err(e) = handback_file::clear(handback_path) {
+            failures.add(Exit::Internal, &e);
+        }
+    }
+    let (errors, exit_code) = failures.finish();
+    ReleaseReport {
+        command: "release",
+        head: Head::new(config.timezone, now),
+        restored,
+        ev,
+        writes,
+        released: released && exit_code == Exit::Ok,
+        warnings,
+        errors,
+        exit_code,
+    }
+}
+
+/// Reads the GX, and writes back what the record says it held.
+fn give_back(
+    device: &mut Device,
+    found: &handback::Found,
+) -> Result<(Vec<Write>, Vec<Restored>), gx::WriteError> {
+    let settings = gx::read_settings(device)?;
+    let (writes, restored) = handback::release_writes(found, &settings);
+    if !writes.is_empty() {
+        gx::write_and_verify(device, &writes)?;
+    }
+    Ok((writes, restored))
+}
+
+/// Stops a kick this tool started and puts the charger's mode and current back; the state
+/// file is cleared once that read back. `None` when no kick of this tool's runs.
+fn stop_kick(
+    config: &Config,
+    ev: &EvConfig,
+    gx: Option<Device>,
+    writes: &mut Vec<Write>,
+    failures: &mut Failures,
+) -> Option<String> {
+    let Some(rules::Record::Kicking {
+        previous_mode,
+        previous_current_a,
+        previous_start_stop,
+        ..
+    }) = state::load(&ev.state_file).record().cloned()
+    else {
+        return None;
+    };
+    let reached = charger::reach(config, ev, gx);
+    let (Some(mut device), Some(Ok(found))) = (reached.device, reached.reading) else {
+        failures.add(
+            Exit::Device,
+            &format!(
+                "the EV charger ({}) could not be read, so the charge this tool started is still running: run `release` again once it answers",
+                reached.at
+            ),
+        );
+        return Some("a kick of this tool's could not be stopped".to_string());
+    };
+    let stop = rules::writes(
+        &rules::Action::Stop {
+            mode: previous_mode,
+            current_a: previous_current_a,
+            restart: rules::restarts(previous_start_stop, previous_mode),
+        },
+        ev,
+        &charger::map_for(ev.via),
+        &found,
+    );
+    if let Err(e) = gx::write_and_verify(&mut device, &stop) {
+        failures.add(e.exit(), &e);
+        return Some("a kick of this tool's could not be stopped".to_string());
+    }
+    writes.extend(stop);
+    if let Err(e) = state::clear(&ev.state_file) {
+        failures.add(Exit::Internal, &e);
+    }
+    Some(format!(
+        "stopped the charge this tool started, and put the charger back in {} mode at {previous_current_a} A",
+        rules::mode_name(previous_mode)
+    ))
+}
+
+/// The report as text.
+pub fn text(r: &ReleaseReport) -> String {
+    let mut t = String::new();
+    if r.restored.is_empty() && r.ev.is_none() && r.errors.is_empty() {
+        return "release: nothing to give back; the GX holds nothing of this tool's".to_string();
+    }
+    for x in &r.restored {
+        t += &format!("release: {}: {} → {}\n", x.setting, x.from, x.to);
+    }
+    if let Some(ev) = &r.ev {
+        t += &format!("release: EV charger: {ev}\n");
+    }
+    t += if r.released {
+        "release: done, every value read back; the GX is as this tool found it"
+    } else {
+        "release: not finished; run it again once the errors below are fixed"
+    };
+    t
+}
