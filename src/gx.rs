@@ -68,7 +68,7 @@ pub struct ReadBackError {
     pub device: &'static str,
     pub address: String,
     pub mismatches: Vec<Mismatch>,
-    /// `; `-joined [`Mismatch::describe`] of every register that differs.
+    /// `; `-joined [`crate::victron::describe_mismatch`] of every register that differs.
     pub list: String,
     pub waited_ms: u128,
 }
@@ -278,7 +278,7 @@ pub fn write_and_verify(device: &mut Device, writes: &[Write]) -> Result<(), Wri
         address: device.address.clone(),
         list: mismatches
             .iter()
-            .map(Mismatch::describe)
+            .map(crate::victron::describe_mismatch)
             .collect::<Vec<_>>()
             .join("; "),
         mismatches,

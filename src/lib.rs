@@ -37,6 +37,7 @@ pub mod handback_file;
 pub mod lock;
 pub mod modbus;
 pub mod net;
+pub mod outcome;
 pub mod plan;
 pub mod registers;
 pub mod release;

@@ -18,7 +18,7 @@ use tokio_modbus::client::sync::{self, Reader as _, Writer as _};
 use tokio_modbus::slave::SlaveContext as _;
 
 use crate::net::{self, Failure};
-use crate::registers::{self, Kind, Register};
+use crate::registers::{self, Register};
 
 /// What went wrong talking Modbus to a device.
 #[derive(Debug, Error)]
@@ -143,19 +143,7 @@ impl Snapshot {
 
     /// The raw (unscaled) value of a register, sign-extended by its kind.
     pub fn raw(&self, r: Register) -> Option<i64> {
-        let hi = self.word(r.address)?;
-        Some(match r.kind {
-            Kind::U16 => i64::from(hi),
-            Kind::I16 => i64::from(hi as i16),
-            Kind::I32 => {
-                let lo = self.word(r.address + 1)?;
-                registers::i32_from_words(hi, lo)
-            }
-            Kind::U32 => {
-                let lo = self.word(r.address + 1)?;
-                i64::from((u32::from(hi) << 16) | u32::from(lo))
-            }
-        })
+        registers::raw_at(&self.words(r.address, r.kind.words())?, r.address, r)
     }
 
     /// The physical value: raw divided by the register's scale.
@@ -458,31 +446,6 @@ pub struct Mismatch {
     pub read: Option<i64>,
 }
 
-impl Mismatch {
-    /// `ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %`.
-    pub fn describe(&self) -> String {
-        let (name, value): (String, Box<dyn Fn(i64) -> String>) = match self.register {
-            Some(r) => (
-                r.name.to_string(),
-                Box::new(move |v| match crate::victron::code_name(r, v) {
-                    Some(code) => format!("{v} ({code})"),
-                    None => r.describe(v),
-                }),
-            ),
-            None => (
-                format!("register {}", self.address),
-                Box::new(|v| v.to_string()),
-            ),
-        };
-        let read = self.read.map_or("nothing".to_string(), &value);
-        format!(
-            "{name} ({}) reads {read} after writing {}",
-            self.address,
-            value(self.written)
-        )
-    }
-}
-
 /// One read that checks one or more writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ReadBackGroup {
@@ -505,7 +468,7 @@ impl ReadBackGroup {
                 let width = register.map_or(1, |r| usize::from(r.kind.words()));
                 let at = usize::from(address - self.first);
                 let decode = |w: &[u16]| match register {
-                    Some(r) => crate::victron::raw_at(w, address, r),
+                    Some(r) => registers::raw_at(w, address, r),
                     None => w.first().map(|v| i64::from(*v)),
                 };
                 let written = decode(&values[i..]).unwrap_or_default();
@@ -626,43 +589,33 @@ mod tests {
     }
 
     #[test]
-    fn mismatches_name_each_register_in_the_owners_units() {
+    fn mismatches_are_decoded_where_they_were_written() {
         let groups = read_back_groups(&[
             write(2901, &[0]),
             write(5424, &[0, 3600, 1, 80, 0x6A5F, 0x1234, 0]),
         ]);
         let found = groups[0].mismatches(&[100]);
-        assert_eq!(found.len(), 1);
         assert_eq!(
-            found[0].describe(),
-            "ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %"
+            (found[0].address, found[0].written, found[0].read),
+            (2901, 0, Some(100))
         );
         let found = groups[1].mismatches(&[0, 3600, 1, 70, 0x6A5F, 0x1234, 1]);
-        let text: Vec<String> = found.iter().map(Mismatch::describe).collect();
-        assert_eq!(
-            text,
-            vec![
-                "slot 0 Soc (5427) reads 70 % after writing 80 %",
-                "slot 0 Strategy (5430) reads 1 (self-consumption) after writing 0 (target SoC)"
-            ]
-        );
+        let got: Vec<(u16, i64, Option<i64>)> = found
+            .iter()
+            .map(|m| (m.address, m.written, m.read))
+            .collect();
+        assert_eq!(got, vec![(5427, 80, Some(70)), (5430, 0, Some(1))]);
         assert!(
             groups[1]
                 .mismatches(&[0, 3600, 1, 80, 0x6A5F, 0x1234, 0])
                 .is_empty()
         );
-        // A short answer: nothing read.
-        assert!(
-            groups[0].mismatches(&[])[0]
-                .describe()
-                .contains("reads nothing")
-        );
-        // The old map's Strategy is named as Strategy, not Start.
+        assert_eq!(groups[0].mismatches(&[])[0].read, None, "a short answer");
+        // The old map's Strategy is Strategy, not Start.
         let old = read_back_groups(&[write(5429, &[0])]);
-        assert_eq!(
-            old[0].mismatches(&[1])[0].describe(),
-            "slot 0 Strategy (5429) reads 1 (self-consumption) after writing 0 (target SoC)"
-        );
+        let m = &old[0].mismatches(&[1])[0];
+        assert_eq!(m.register.map(|r| r.address), Some(5429));
+        assert_eq!(m.register.map(|r| r.kind.words()), Some(1));
     }
 
     #[test]

@@ -533,6 +533,18 @@ pub fn in_request(first: u16, address: u16) -> Option<Register> {
         .copied()
 }
 
+/// A register's raw value from the words of a read that started at `first`.
+pub fn raw_at(words: &[u16], first: u16, r: Register) -> Option<i64> {
+    let at = usize::from(r.address.checked_sub(first)?);
+    let hi = *words.get(at)?;
+    Some(match r.kind {
+        Kind::U16 => i64::from(hi),
+        Kind::I16 => i64::from(hi as i16),
+        Kind::I32 => i32_from_words(hi, *words.get(at + 1)?),
+        Kind::U32 => i64::from((u32::from(hi) << 16) | u32::from(*words.get(at + 1)?)),
+    })
+}
+
 /// A signed 32-bit value from two registers, high word first (the GX's word order).
 pub fn i32_from_words(hi: u16, lo: u16) -> i64 {
     i64::from(((u32::from(hi) << 16) | u32::from(lo)) as i32)

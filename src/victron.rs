@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::clock;
-use crate::modbus::Write;
+use crate::modbus::{Mismatch, Write};
 use crate::registers::{self as reg, Register};
 
 /// Which register map serves slot 0's Strategy.
@@ -409,16 +409,27 @@ pub fn code_name(r: Register, v: i64) -> Option<&'static str> {
     })
 }
 
-/// A register's raw value from the words of a read that started at `first`.
-pub fn raw_at(words: &[u16], first: u16, r: Register) -> Option<i64> {
-    let at = usize::from(r.address.checked_sub(first)?);
-    let hi = *words.get(at)?;
-    Some(match r.kind {
-        reg::Kind::U16 => i64::from(hi),
-        reg::Kind::I16 => i64::from(hi as i16),
-        reg::Kind::I32 => reg::i32_from_words(hi, *words.get(at + 1)?),
-        reg::Kind::U32 => i64::from((u32::from(hi) << 16) | u32::from(*words.get(at + 1)?)),
-    })
+pub use crate::registers::raw_at;
+
+/// `ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %`, a coded value with its name:
+/// `EVCS mode (3815) reads 1 (auto) after writing 0 (manual)`.
+pub fn describe_mismatch(m: &Mismatch) -> String {
+    let value = |v: i64| match m.register {
+        Some(r) => match code_name(r, v) {
+            Some(code) => format!("{v} ({code})"),
+            None => r.describe(v),
+        },
+        None => v.to_string(),
+    };
+    let name = m
+        .register
+        .map_or_else(|| format!("register {}", m.address), |r| r.name.to_string());
+    let read = m.read.map_or("nothing".to_string(), value);
+    format!(
+        "{name} ({}) reads {read} after writing {}",
+        m.address,
+        value(m.written)
+    )
 }
 
 #[cfg(test)]
@@ -492,6 +503,37 @@ mod tests {
         assert_eq!(Line::V370.global_restrictions(), Some(false));
         assert_eq!(Line::Unknown.global_restrictions(), None);
         assert_eq!(Line::V350.max_strategy(), 1);
+    }
+
+    fn mismatch(register: Register, written: i64, read: Option<i64>) -> Mismatch {
+        Mismatch {
+            register: Some(register),
+            address: register.address,
+            written,
+            read,
+        }
+    }
+
+    #[test]
+    fn mismatches_in_the_owners_units() {
+        let text = |m: &Mismatch| describe_mismatch(m);
+        assert_eq!(
+            text(&mismatch(reg::ESS_MIN_SOC, 0, Some(100))),
+            "ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %"
+        );
+        assert_eq!(
+            text(&mismatch(reg::SLOT_SOC, 80, Some(70))),
+            "slot 0 Soc (5427) reads 70 % after writing 80 %"
+        );
+        assert_eq!(
+            text(&mismatch(reg::SLOT_STRATEGY_OLD_MAP, 0, Some(1))),
+            "slot 0 Strategy (5429) reads 1 (self-consumption) after writing 0 (target SoC)"
+        );
+        assert_eq!(
+            text(&mismatch(reg::GX_EV_MODE, 0, Some(1))),
+            "EVCS mode (3815) reads 1 (auto) after writing 0 (manual)"
+        );
+        assert!(text(&mismatch(reg::SLOT_SOC, 80, None)).contains("reads nothing"));
     }
 
     #[test]
