@@ -1,8 +1,12 @@
 #!/bin/sh
-# Removes zcell-scheduler from a Victron GX: its cron block, its /data/rc.local hook (and the
+# Removes zcell-scheduler from a Victron GX: its cron block, then hands the GX back
+# (`zcell-scheduler release`: slot 0 cleared, the minimum SoC, battery capacity and Dynamic ESS
+# mode it changed put back, a kick of ev-kick's stopped), then its /data/rc.local hook (and the
 # file, if installing created it) and /data/zcell-scheduler, leaving the rest as it was.
 # Your config.toml is kept (as /data/zcell-scheduler/config.toml, alone in that folder) unless
-# you pass --purge. Usage: sh uninstall.sh [--purge]
+# you pass --purge. A hand-back that fails while the tool has something to give back stops
+# the uninstall (only the cron block is gone), unless --force.
+# Usage: sh uninstall.sh [--purge] [--force]
 #
 # It deletes only its own lines: in /etc/crontab the lines of complete `# BEGIN zcell-scheduler`
 # ... `# END zcell-scheduler` blocks, in /data/rc.local the hook line install.sh wrote (the
@@ -10,11 +14,14 @@
 # ZCELL_ROOT (tests only) stands in for /.
 set -eu
 PURGE=no
-case "${1:-}" in
-    --purge) PURGE=yes ;;
-    "") ;;
-    *) echo "uninstall.sh: unknown argument $1; usage: sh uninstall.sh [--purge]" >&2; exit 2 ;;
-esac
+FORCE=no
+for arg in "$@"; do
+    case "$arg" in
+        --purge) PURGE=yes ;;
+        --force) FORCE=yes ;;
+        *) echo "uninstall.sh: unknown argument $arg; usage: sh uninstall.sh [--purge] [--force]" >&2; exit 2 ;;
+    esac
+done
 
 ROOT=${ZCELL_ROOT:-}
 DIR=$ROOT/data/zcell-scheduler
@@ -51,6 +58,23 @@ if [ -f "$CRONTAB" ] && grep -q '^# BEGIN zcell-scheduler' "$CRONTAB"; then
     chmod 644 "$CRONTAB.zcell-new.$$"
     mv "$CRONTAB.zcell-new.$$" "$CRONTAB"
     [ "$REMOUNTED" = yes ] && { mount -o remount,ro / || true; }
+fi
+
+# The cron block is gone, so no run writes the GX again: hand it back. Without a hand-back
+# record or a kick's state file the tool has nothing of its own on the GX.
+if [ -x "$DIR/zcell-scheduler" ] && [ -f "$DIR/config.toml" ]; then
+    if ! "$DIR/zcell-scheduler" --config "$DIR/config.toml" release; then
+        if [ -f "$DIR/handback.json" ] || [ -f "$DIR/ev-kick.json" ]; then
+            if [ "$FORCE" = yes ]; then
+                echo "uninstall.sh: the GX could not be handed back (above); removing the tool anyway (--force): what it changed stays on the GX" >&2
+            else
+                echo "uninstall.sh: the GX could not be handed back (above); only the cron block was removed. Fix what the error says and run uninstall.sh again, or run uninstall.sh --force to remove the tool and leave the GX as it is" >&2
+                exit 1
+            fi
+        else
+            echo "uninstall.sh: note: release did not finish, but this tool has recorded no change on the GX to give back"
+        fi
+    fi
 fi
 
 if [ -f "$RC" ] && grep -qxF "$HOOK" "$RC"; then

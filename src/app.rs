@@ -119,18 +119,23 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
     } else {
         None
     };
+    let handback = handback_file::path_for(config_path);
+    let pausable = matches!(command, Command::Schedule { .. } | Command::EvKick { .. });
+    if !config.schedule.enabled && pausable {
+        return match crate::release::while_paused(config, &handback, command.name(), writes, now) {
+            Ok(released) => Report::Release(Box::new(released)),
+            Err(paused) => Report::Paused(paused),
+        };
+    }
     match (command, ev) {
         (Command::Schedule { mode, at }, _) => {
-            let handback = handback_file::path_for(config_path);
             Report::Plan(Box::new(schedule(config, &handback, mode, now, at)))
         }
         (Command::Status { check }, _) => Report::Status(Box::new(status(config, now, check))),
         (Command::Simulate(args), _) => Report::Simulate(Box::new(simulate(config, now, &args))),
-        (Command::Release, _) => Report::Release(Box::new(crate::release::release(
-            config,
-            &handback_file::path_for(config_path),
-            now,
-        ))),
+        (Command::Release, _) => {
+            Report::Release(Box::new(crate::release::release(config, &handback, now)))
+        }
         (Command::EvKick { .. }, None) => Report::KickDisabled(kick_disabled(config)),
         (Command::EvKick { dry_run }, Some(ev)) => {
             Report::Kick(Box::new(kick(config, ev, now, dry_run)))

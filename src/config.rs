@@ -195,6 +195,9 @@ pub struct GxConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
+    /// `false` pauses the tool: the next `apply` or `ev-kick` hands the GX back (`release`),
+    /// and every run after that does nothing until it is `true` again.
+    pub enabled: bool,
     pub holidays: BTreeSet<NaiveDate>,
     pub battery_capacity_kwh: f64,
     pub reserve_soc: Option<u8>,
@@ -392,6 +395,7 @@ struct RawWindow {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawSchedule {
+    enabled: Option<bool>,
     holidays: Option<Vec<String>>,
     battery_capacity_kwh: Option<f64>,
     reserve_soc: Option<i64>,
@@ -830,6 +834,7 @@ fn build_schedule(s: RawSchedule) -> Result<Schedule, ConfigError> {
         ));
     }
     Ok(Schedule {
+        enabled: s.enabled.unwrap_or(true),
         holidays: build_holidays(s.holidays)?,
         battery_capacity_kwh: capacity,
         reserve_soc: s

@@ -158,6 +158,69 @@ fn stop_kick(
     ))
 }
 
+/// A run while `[schedule] enabled = false`, with nothing to give back: it touched nothing.
+#[derive(Debug, Serialize)]
+pub struct Paused {
+    pub command: &'static str,
+    pub paused: bool,
+    pub reason: String,
+    pub writes: Vec<Write>,
+    pub errors: Vec<String>,
+    pub exit_code: Exit,
+}
+
+impl Paused {
+    pub fn text(&self) -> String {
+        format!("{}: {}", self.command, self.reason)
+    }
+}
+
+/// Whether this tool holds anything on the GX or the charger to give back: a hand-back record,
+/// or a kick of ev-kick's.
+pub fn anything_to_give_back(config: &Config, handback_path: &Path) -> bool {
+    let kicking = config.ev.as_ref().is_some_and(|ev| {
+        matches!(
+            state::load(&ev.state_file).record(),
+            Some(rules::Record::Kicking { .. })
+        )
+    });
+    kicking || handback_path.exists()
+}
+
+/// A run of `command` while paused: a writing run with something to give back releases it
+/// (`Ok`), anything else touches nothing (`Err`, the report).
+pub fn while_paused(
+    config: &Config,
+    handback_path: &Path,
+    command: &'static str,
+    writes: bool,
+    now: DateTime<Utc>,
+) -> Result<ReleaseReport, Paused> {
+    let pending = anything_to_give_back(config, handback_path);
+    if writes && pending {
+        let mut report = release(config, handback_path, now);
+        report.warnings.insert(
+            0,
+            "paused ([schedule] enabled = false): handing the GX back; later runs do nothing until it is true again".to_string(),
+        );
+        return Ok(report);
+    }
+    let reason = match (writes, pending) {
+        (false, true) => {
+            "paused ([schedule] enabled = false): the next apply or ev-kick hands the GX back (see release); nothing read, nothing written"
+        }
+        _ => "paused ([schedule] enabled = false): nothing read, nothing written",
+    };
+    Err(Paused {
+        command,
+        paused: true,
+        reason: reason.to_string(),
+        writes: Vec::new(),
+        errors: Vec::new(),
+        exit_code: Exit::Ok,
+    })
+}
+
 /// The report as text.
 pub fn text(r: &ReleaseReport) -> String {
     let mut t = String::new();

@@ -86,6 +86,7 @@ pub fn print(out: Output, config: &Config, report: &Report) {
         Report::KickDisabled(r) => Some(disabled_text(r)),
         Report::Simulate(r) => Some(simulate_text(config, r)),
         Report::Release(r) => Some(crate::release::text(r)),
+        Report::Paused(r) => Some(r.text()),
         Report::Refused(_) => None,
     };
     if let Some(t) = text.filter(|t| !t.is_empty()) {

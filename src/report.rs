@@ -42,6 +42,7 @@ pub enum Report {
     KickDisabled(KickDisabled),
     Simulate(Box<SimulateReport>),
     Release(Box<crate::release::ReleaseReport>),
+    Paused(crate::release::Paused),
     Refused(Refused),
 }
 
@@ -54,6 +55,7 @@ impl Report {
             Report::KickDisabled(r) => r.exit_code,
             Report::Simulate(r) => r.exit_code,
             Report::Release(r) => r.exit_code,
+            Report::Paused(r) => r.exit_code,
             Report::Refused(r) => r.exit_code,
         }
     }
@@ -67,6 +69,7 @@ impl Report {
             Report::KickDisabled(r) => &r.errors,
             Report::Simulate(r) => &r.errors,
             Report::Release(r) => &r.errors,
+            Report::Paused(r) => &r.errors,
             Report::Refused(r) => &r.errors,
         }
     }

@@ -114,3 +114,37 @@ fn a_release_that_cannot_reach_the_gx_keeps_the_record() {
     has(&r.stdout, "not finished");
     assert!(record(&site).is_some(), "kept for the next try");
 }
+
+#[test]
+fn the_pause_switch_hands_back_once_then_does_nothing() {
+    let site = fresh_site(3600);
+    let r = site.run(&["apply", "--at", "2026-11-23T07:00:00+11:00"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(registers(&site).0, 0);
+    site.write_config("", "enabled = false");
+    let r = site.run(&["apply", "--at", "2026-11-23T08:00:00+11:00"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    has(
+        &r.stderr,
+        "paused ([schedule] enabled = false): handing the GX back",
+    );
+    assert_eq!(registers(&site), (100, 100, 0));
+    assert!(record(&site).is_none());
+    site.gx.state().reset_counters();
+    site.bms.state().requests = 0;
+    for command in [&["apply"][..], &["plan"], &["ev-kick"]] {
+        let r = site.run(command);
+        assert_eq!(r.code, 0, "{r:?}");
+        has(
+            &r.stdout,
+            "paused ([schedule] enabled = false): nothing read, nothing written",
+        );
+    }
+    assert_eq!(site.gx.state().requests, 0);
+    assert_eq!(site.bms.state().requests, 0);
+    // On again: the tool takes over where the rules say.
+    site.write_config("", "enabled = true");
+    let r = site.run(&["apply", "--at", "2026-11-23T09:00:00+11:00"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(registers(&site).0, 0);
+}

@@ -169,21 +169,29 @@ fn cron_run_logs_failures_with_a_cap() {
     install(&root.0);
     // No network and nothing behind the ports: the run fails fast (BMS unreachable, exit 3).
     valid_config(&root.0, "");
-    let env = [("ZCELL_LOG_MAX_BYTES", "2000")];
+    let env = [("ZCELL_LOG_MAX_BYTES", "6000")];
     let run = |args: &[&str]| sh_code(&root.0, "gx/cron-run.sh", args, &env);
     let r = run(&["plan"]);
     assert_eq!(r.code, 3, "the exit code is passed on: {r:?}");
     let log = read(&root.0, "data/zcell-scheduler/zcell-scheduler.log");
     assert!(log.contains("plan (exit 3)"), "{log}");
-    assert!(log.contains("BMS http://127.0.0.1:"), "{log}");
+    // The BMS error (its tail: the cap keeps the end of a long run's output).
+    assert!(
+        log.contains("127.0.0.1:") && log.contains("unreachable"),
+        "{log}"
+    );
     // The log fills with output of runs that need no device (each adds the block's lines).
-    for _ in 0..10 {
+    for _ in 0..25 {
         run(&["cron-block"]);
     }
     let size = std::fs::metadata(root.0.join("data/zcell-scheduler/zcell-scheduler.log"))
         .unwrap()
         .len();
-    assert!(size <= 2000, "log capped: {size} bytes");
+    assert!(size <= 6000, "log capped: {size} bytes");
+    assert!(
+        !read(&root.0, "data/zcell-scheduler/zcell-scheduler.log").contains("plan (exit 3)"),
+        "the oldest run went first"
+    );
     // ev-kick (every 5 minutes) logs apart, so it never pushes apply's history out.
     let r = run(&["ev-kick"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -366,6 +374,37 @@ fn uninstall_keeps_the_config_unless_purged() {
     assert_eq!(read(&root.0, "data/zcell-scheduler/config.toml"), mine);
     sh(&root.0, "uninstall.sh", &["--purge"]);
     assert!(!root.0.join("data/zcell-scheduler").exists());
+}
+
+#[test]
+fn uninstall_hands_the_gx_back_first_and_stops_when_it_cannot() {
+    let root = fake_root(Some(ORIGINAL_RC));
+    install(&root.0);
+    valid_config(&root.0, "");
+    // The tool has changed the GX (its hand-back record says what it held), and the GX does
+    // not answer: nothing but the cron block goes, so no run writes it again meanwhile.
+    let record = root.0.join("data/zcell-scheduler/handback.json");
+    std::fs::write(&record, "{\"min_soc_raw\": 100, \"min_soc_written\": 0}\n").unwrap();
+    let r = sh_code(&root.0, "uninstall.sh", &[], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("could not be handed back"), "{r:?}");
+    assert!(r.stdout.contains("release: not finished"), "{r:?}");
+    assert!(
+        r.stderr.contains("GX 127.0.0.1:"),
+        "the release's own error: {r:?}"
+    );
+    assert!(root.0.join("data/zcell-scheduler/zcell-scheduler").exists());
+    assert!(record.exists());
+    assert_eq!(read(&root.0, "etc/crontab"), ORIGINAL_CRONTAB);
+    // --force removes the tool anyway, saying what stays on the GX.
+    let r = sh_code(&root.0, "uninstall.sh", &["--force", "--purge"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("what it changed stays on the GX"),
+        "{r:?}"
+    );
+    assert!(!root.0.join("data/zcell-scheduler").exists());
+    assert_eq!(read(&root.0, "data/rc.local"), ORIGINAL_RC);
 }
 
 /// Everything under the fake root, path → (mode, bytes), to show that nothing changed.
