@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, Command as Run};
@@ -59,7 +60,8 @@ pub struct Cli {
 pub enum Command {
     /// Dry run: read BMS and GX, print the plan and the exact register writes; writes nothing.
     Plan {
-        /// Plan as if it were this instant (RFC 3339, e.g. 2026-11-24T07:00:00+11:00).
+        /// Plan as if it were this instant: RFC 3339 (2026-11-24T07:00:00+11:00), or a local
+        /// time of the configured zone (2026-11-24T07:00).
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
         /// One JSON document on stdout.
@@ -68,7 +70,8 @@ pub enum Command {
     },
     /// Write only what differs to the GX, and read every write back.
     Apply {
-        /// Plan as if it were this instant (RFC 3339); the writes still happen now.
+        /// Plan as if it were this instant (RFC 3339, or a local time of the configured zone);
+        /// the writes still happen now.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
         /// One JSON document on stdout.
@@ -138,13 +141,30 @@ pub enum Command {
     },
 }
 
-/// Parses `--at`: RFC 3339, within years the rules can reason about.
-pub fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
-    let t = DateTime::parse_from_rfc3339(text)
-        .map_err(|e| {
-            format!("--at `{text}` is not an RFC 3339 time like 2026-11-24T07:00:00+11:00 ({e})")
-        })?
-        .with_timezone(&Utc);
+/// Parses `--at` (and `--from`): RFC 3339, or a wall-clock time of the configured zone
+/// (`2026-11-24T07:00`, `2026-11-24 07:00:30`), within years the rules can reason about. A
+/// local time the clocks skip moves to the first instant after the gap; one they repeat takes
+/// the earlier instant, as everywhere in the tool.
+pub fn parse_at(text: &str, zone: Option<Tz>) -> Result<DateTime<Utc>, String> {
+    let local = || {
+        [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text.trim(), f).ok())
+    };
+    let t = match (DateTime::parse_from_rfc3339(text), zone, local()) {
+        (Ok(t), _, _) => t.with_timezone(&Utc),
+        (Err(_), Some(zone), Some(wall)) => crate::clock::to_instant(zone, wall),
+        (Err(e), _, _) => {
+            return Err(format!(
+                "--at `{text}` is neither an RFC 3339 time like 2026-11-24T07:00:00+11:00 nor a local time like 2026-11-24T07:00 ({e})"
+            ));
+        }
+    };
     if !(2000..=2100).contains(&t.year()) {
         return Err(format!("--at `{text}` is outside the years 2000-2100"));
     }
@@ -186,9 +206,12 @@ where
     if let Command::CronBlock { runner } = &cli.command {
         return cron_block(&cli, runner);
     }
+    let loaded = Config::load(&cli.config, &overrides(&cli)).map_err(|e| e.to_string());
+    // `--at` may be a wall-clock time of the configured zone.
+    let zone = loaded.as_ref().ok().map(|c| c.timezone);
     let (json, command) = match &cli.command {
-        Command::Plan { json, at } => (*json, schedule(Mode::Plan, at)),
-        Command::Apply { json, at } => (*json, schedule(Mode::Apply, at)),
+        Command::Plan { json, at } => (*json, schedule(Mode::Plan, at, zone)),
+        Command::Apply { json, at } => (*json, schedule(Mode::Apply, at, zone)),
         Command::EvKick { json, dry_run } => (*json, Ok(Run::EvKick { dry_run: *dry_run })),
         Command::Status { json, check } => (*json, Ok(Run::Status { check: *check })),
         Command::Simulate {
@@ -198,7 +221,10 @@ where
             soc,
             due_in,
             load,
-        } => (*json, simulate_args(from, *days, *soc, *due_in, *load)),
+        } => (
+            *json,
+            simulate_args(from, *days, *soc, *due_in, *load, zone),
+        ),
         Command::Release { json } => (*json, Ok(Run::Release)),
         Command::CronBlock { .. } => return Exit::Usage,
     };
@@ -207,7 +233,6 @@ where
         quiet: cli.quiet,
         verbose: cli.verbose > 0,
     };
-    let loaded = Config::load(&cli.config, &overrides(&cli)).map_err(|e| e.to_string());
     let (config, command) = match (loaded, command) {
         (Ok(config), Ok(command)) => (config, command),
         (Err(e), _) | (_, Err(e)) => {
@@ -252,6 +277,7 @@ fn simulate_args(
     soc: Option<f64>,
     due_in: Option<f64>,
     load: Option<f64>,
+    zone: Option<Tz>,
 ) -> Result<Run, String> {
     if let Some(s) = soc.filter(|s| !(0.0..=100.0).contains(s)) {
         return Err(format!("--soc {s} is outside 0-100"));
@@ -263,7 +289,7 @@ fn simulate_args(
         return Err(format!("--load {w} is outside 0-100000 W"));
     }
     Ok(Run::Simulate(app::SimulateArgs {
-        from: from.as_deref().map(parse_at).transpose()?,
+        from: from.as_deref().map(|t| parse_at(t, zone)).transpose()?,
         days,
         soc,
         due_in_h: due_in,
@@ -271,8 +297,8 @@ fn simulate_args(
     }))
 }
 
-fn schedule(mode: Mode, at: &Option<String>) -> Result<Run, String> {
-    let at = at.as_deref().map(parse_at).transpose()?;
+fn schedule(mode: Mode, at: &Option<String>, zone: Option<Tz>) -> Result<Run, String> {
+    let at = at.as_deref().map(|t| parse_at(t, zone)).transpose()?;
     Ok(Run::Schedule { mode, at })
 }
 
@@ -297,4 +323,33 @@ fn init_logging(cli: &Cli) {
             writeln!(f, "{level}: {}", record.args())
         })
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Australia::Hobart;
+
+    #[test]
+    fn at_is_rfc3339_or_a_local_time_of_the_configured_zone() {
+        let want = parse_at("2026-11-24T07:00:00+11:00", None).unwrap();
+        for local in [
+            "2026-11-24T07:00",
+            "2026-11-24 07:00",
+            "2026-11-24T07:00:00",
+        ] {
+            assert_eq!(parse_at(local, Some(Hobart)), Ok(want), "{local}");
+        }
+        // Without a zone (the config did not load) only RFC 3339 is understood.
+        assert!(parse_at("2026-11-24T07:00", None).is_err());
+        // The spring-forward gap moves to its end, as every wall-clock time in the tool does.
+        assert_eq!(
+            parse_at("2026-10-04T02:30", Some(Hobart))
+                .unwrap()
+                .to_rfc3339(),
+            "2026-10-03T16:00:00+00:00"
+        );
+        let e = parse_at("tomorrow", Some(Hobart)).unwrap_err();
+        assert!(e.contains("local time like 2026-11-24T07:00"), "{e}");
+    }
 }
