@@ -74,7 +74,7 @@ pub enum ModbusError {
         hint: String,
     },
     #[error(
-        "{device} {address} broke the Modbus exchange {what} ({detail}): check nothing else is using that address, then retry"
+        "{device} {address} broke the Modbus exchange during {what} ({detail}): check nothing else is using that address, then retry"
     )]
     Protocol {
         device: &'static str,
@@ -199,6 +199,19 @@ fn exception_meaning(code: u8) -> &'static str {
     }
 }
 
+/// A protocol failure in words, without the library's debug dump of the answer.
+fn protocol_words(e: &tokio_modbus::ProtocolError) -> String {
+    match e {
+        tokio_modbus::ProtocolError::HeaderMismatch { .. } => {
+            "it answered another request than the one asked (the transaction id or unit did not match)"
+                .to_string()
+        }
+        tokio_modbus::ProtocolError::FunctionCodeMismatch { .. } => {
+            "it answered with another function than the one asked".to_string()
+        }
+    }
+}
+
 /// How one request went wrong, before it is put into words.
 enum CallError {
     Exception(u8),
@@ -311,7 +324,7 @@ impl Device {
                 CallError::Timeout
             }
             Err(tokio_modbus::Error::Transport(e)) => CallError::Broken(e.to_string()),
-            Err(tokio_modbus::Error::Protocol(e)) => CallError::Broken(e.to_string()),
+            Err(tokio_modbus::Error::Protocol(e)) => CallError::Broken(protocol_words(&e)),
         };
         if !matches!(error, CallError::Exception(_)) {
             // A late answer may still arrive on this connection: never read it.

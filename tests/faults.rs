@@ -225,6 +225,11 @@ fn gx_faults_exit_4_and_write_nothing() {
                 "{firmware:?} {fault:?} names the device: {}",
                 r.stderr
             );
+            assert!(
+                !r.stderr.contains("Header {") && !r.stderr.contains("Ok("),
+                "{firmware:?} {fault:?}: no library debug dump: {}",
+                r.stderr
+            );
         }
     }
 }
