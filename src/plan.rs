@@ -116,13 +116,14 @@ pub fn short_local(tz: Tz, t: DateTime<Utc>) -> String {
     t.with_timezone(&tz).format("%a %H:%M").to_string()
 }
 
-/// A local span: `Tue 13:00-16:00`, or `Mon 21:00-Tue 07:00` across midnight.
+/// A local span, dated so that an old slot never passes for today's: `Tue 24 Nov
+/// 13:00-16:00`, or `Mon 23 Nov 21:00-Tue 24 07:00` across midnight.
 pub fn local_span(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let (s, e) = (start.with_timezone(&tz), end.with_timezone(&tz));
     if s.date_naive() == e.date_naive() {
-        format!("{}-{}", s.format("%a %H:%M"), e.format("%H:%M"))
+        format!("{}-{}", s.format("%a %d %b %H:%M"), e.format("%H:%M"))
     } else {
-        format!("{}-{}", s.format("%a %H:%M"), e.format("%a %H:%M"))
+        format!("{}-{}", s.format("%a %d %b %H:%M"), e.format("%a %d %H:%M"))
     }
 }
 

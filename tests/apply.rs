@@ -39,7 +39,7 @@ fn apply_writes_the_normal_slot_and_a_second_apply_writes_nothing() {
     assert!(
         first
             .stdout
-            .contains("slot 0: empty → Mon 10:00-16:00 charge to 100 %"),
+            .contains("slot 0: empty → Mon 23 Nov 10:00-16:00 charge to 100 %"),
         "{}",
         first.stdout
     );

@@ -161,19 +161,22 @@ fn bms_refused_applies_the_safe_state() {
 }
 
 #[test]
-fn safe_state_leaves_minimum_soc_alone_without_reserve_soc() {
+fn safe_state_lowers_the_minimum_without_reserve_soc_and_remembers_the_owners() {
     let site = holding_site(good());
     site.write_config("", "");
     site.bms.state().mode = Mode::Status(500);
     let r = site.run(&["apply"]);
     assert_eq!(r.code, 3, "{r:?}");
+    assert!(site.gx.settle());
     let s = site.gx.state();
     assert_eq!(s.slot()[1], 0);
     assert_eq!(
         s.get(100, 2901),
-        300,
-        "2901 is never touched without reserve_soc"
+        0,
+        "maintenance_min_soc, so the battery can drain"
     );
+    let record = std::fs::read_to_string(site.dir.0.join("handback.json")).unwrap();
+    assert!(record.contains("\"min_soc_raw\": 300"), "{record}");
 }
 
 fn gx_fault(fault: Fault) -> (Site, common::Run) {
