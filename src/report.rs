@@ -206,7 +206,11 @@ impl SlotPartDoc {
 pub struct SlotRegisters {
     /// 5424-5430 in the new map's order (Strategy last), whichever map the GX has.
     pub registers: [u16; 7],
-    pub start: i64,
+    /// RFC 3339 UTC; `null` for an empty slot.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub start: Option<DateTime<Utc>>,
+    /// The Start register as unix seconds.
+    pub start_unix: i64,
     #[serde(serialize_with = "rfc3339_opt")]
     pub start_local: Option<DateTime<Tz>>,
     #[serde(serialize_with = "rfc3339_opt")]
@@ -223,7 +227,8 @@ impl SlotRegisters {
         let span = slot.span(gx_tz);
         SlotRegisters {
             registers: slot.words(),
-            start: slot.start,
+            start: span.map(|(s, _)| s),
+            start_unix: slot.start,
             start_local: span.map(|(s, _)| s.with_timezone(&tz)),
             end_local: span.map(|(_, e)| e.with_timezone(&tz)),
             duration_s: slot.duration_s,

@@ -21,6 +21,10 @@ fn a_slot_in_force_that_the_gx_follows_passes() {
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["gx"]["slot_check"]["follows"], true, "{}", doc["gx"]);
     assert_eq!(doc["gx"]["dess_target_soc"], 80.0);
+    // Times are RFC 3339, as the README documents them; the register itself beside it.
+    let start = doc["gx"]["slot"]["start"].as_str().unwrap();
+    assert!(start.ends_with("+00:00"), "{start}");
+    assert!(doc["gx"]["slot"]["start_unix"].as_i64().unwrap() > 1_700_000_000);
 }
 
 #[test]
