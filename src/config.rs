@@ -51,9 +51,19 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
     #[error("flag {flag}: {message}")]
     Flag { flag: &'static str, message: String },
+    #[error("the config has {} problems:\n  {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Several(Vec<ConfigError>),
 }
 
 impl ConfigError {
+    /// One problem as itself, several as a list.
+    fn several(mut problems: Vec<ConfigError>) -> Self {
+        match problems.len() {
+            1 => problems.remove(0),
+            _ => ConfigError::Several(problems),
+        }
+    }
+
     fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError::Invalid {
             key: key.into(),
@@ -473,10 +483,11 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
-        // TOML's own message: the line, the column and a caret under the spot, on several lines.
+        // TOML's own message (the line, the column and a caret under the spot), with its last
+        // line in words and the full key.
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<text>"),
-            message: e.to_string().trim_end().to_string(),
+            message: toml_error_in_words(text, &e),
         })?;
         build(raw, overrides)
     }
@@ -485,6 +496,99 @@ impl Config {
     pub fn gx_address(&self) -> String {
         join_host_port(&self.gx.host, self.gx.port)
     }
+}
+
+/// A TOML error for an owner: `key \`schedule.reserve_soc\`: expected a whole number, found
+/// text "30"`, then TOML's lines with the caret, without Rust's type names.
+fn toml_error_in_words(text: &str, e: &toml::de::Error) -> String {
+    let full = e.to_string();
+    let detail = e.message().trim();
+    let snippet = full
+        .trim_end()
+        .strip_suffix(detail)
+        .unwrap_or(&full)
+        .trim_end();
+    // The caret's line is the owner's own text: a URL's token or password never goes to a log.
+    let snippet = snippet
+        .lines()
+        .map(redact_url)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let key = e.span().and_then(|span| key_at(text, span.start));
+    let words = type_words(detail);
+    match key {
+        Some(key) => format!("key `{key}`: {words}\n{snippet}"),
+        None => format!("{words}\n{snippet}"),
+    }
+}
+
+/// A line with any URL's user info, query and fragment replaced by `…`.
+fn redact_url(line: &str) -> String {
+    let Some(scheme) = line.find("://") else {
+        return line.to_string();
+    };
+    let (head, rest) = line.split_at(scheme + 3);
+    let end = rest
+        .find(|c: char| c == '"' || c == '\'' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let (url, tail) = rest.split_at(end);
+    let url = match url.find('@') {
+        Some(at) if !url[..at].contains('/') => format!("…@{}", &url[at + 1..]),
+        _ => url.to_string(),
+    };
+    let url = match url.find(['?', '#']) {
+        Some(cut) => format!("{}{}…", &url[..cut], &url[cut..=cut]),
+        None => url,
+    };
+    format!("{head}{url}{tail}")
+}
+
+/// The dotted key of the line holding byte `at`: its table header and the key before `=`.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?;
+    let key = line.split('=').next()?.trim();
+    let table = before[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    });
+    let key = (!key.is_empty() && !key.starts_with('[')).then_some(key);
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k.to_string()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+/// serde's type names in words: `invalid type: string "30", expected i64` → `expected a whole
+/// number, found text "30"`.
+fn type_words(detail: &str) -> String {
+    let name = |t: &str| -> String {
+        let t = t.trim();
+        let words = match t {
+            "i64" | "i32" | "u64" | "u32" | "u16" | "u8" | "integer" => "a whole number",
+            "f64" | "f32" | "a float" | "float" => "a number",
+            "a boolean" | "bool" | "boolean" => "true or false",
+            "a string" | "string" => "text in quotes",
+            "a sequence" | "sequence" => "a list in [ ]",
+            "a map" | "map" => "a table",
+            _ => {
+                return t
+                    .replace("string ", "text ")
+                    .replace("integer ", "the number ");
+            }
+        };
+        words.to_string()
+    };
+    if let Some(rest) = detail.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return format!("expected {}, found {}", name(expected), name(found));
+        }
+    }
+    detail.replace("unknown field", "unknown key")
 }
 
 /// `host:port`, bracketing IPv6 literals.
@@ -529,22 +633,52 @@ fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
     }
 }
 
-/// Builds the configuration section by section; the first problem found is the error.
+/// The value, or `None` with the problem noted.
+fn keep<T>(problems: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| problems.push(e)).ok()
+}
+
+/// Builds the configuration section by section, and reports every section's first problem
+/// at once, so an owner fixes them in one go.
 fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
-    let timezone = build_zone(overrides.timezone.clone().or(raw.timezone))?;
-    let bms = build_bms(raw.bms, overrides.bms.clone())?;
-    let gx = build_gx(raw.gx, overrides.gx.as_deref(), timezone)?;
-    let peaks = build_peaks(raw.peak)?;
-    let schedule = build_schedule(raw.schedule)?;
-    check_no_charge_in_peaks(&schedule, &peaks)?;
-    check_fits_the_gx_clock(&schedule, timezone, gx.timezone)?;
-    let ev = raw.ev.map(build_ev).transpose()?;
-    let drain = raw.drain.map(build_drain).transpose()?.unwrap_or_default();
-    let simulate = raw
-        .simulate
-        .map(build_simulate)
-        .transpose()?
-        .unwrap_or_default();
+    let mut problems = Vec::new();
+    let timezone = keep(
+        &mut problems,
+        build_zone(overrides.timezone.clone().or(raw.timezone)),
+    );
+    let bms = keep(&mut problems, build_bms(raw.bms, overrides.bms.clone()));
+    let gx = match timezone {
+        Some(tz) => keep(&mut problems, build_gx(raw.gx, overrides.gx.as_deref(), tz)),
+        None => None,
+    };
+    let peaks = keep(&mut problems, build_peaks(raw.peak));
+    let schedule = keep(&mut problems, build_schedule(raw.schedule));
+    if let (Some(s), Some(p)) = (&schedule, &peaks) {
+        keep(&mut problems, check_no_charge_in_peaks(s, p));
+    }
+    if let (Some(s), Some(tz), Some(g)) = (&schedule, timezone, &gx) {
+        keep(&mut problems, check_fits_the_gx_clock(s, tz, g.timezone));
+    }
+    let ev = keep(&mut problems, raw.ev.map(build_ev).transpose());
+    let drain = keep(&mut problems, raw.drain.map(build_drain).transpose());
+    let simulate = keep(&mut problems, raw.simulate.map(build_simulate).transpose());
+    let (
+        Some(timezone),
+        Some(bms),
+        Some(gx),
+        Some(peaks),
+        Some(schedule),
+        Some(ev),
+        Some(drain),
+        Some(simulate),
+    ) = (timezone, bms, gx, peaks, schedule, ev, drain, simulate)
+    else {
+        return Err(ConfigError::several(problems));
+    };
+    if !problems.is_empty() {
+        return Err(ConfigError::several(problems));
+    }
+    let (drain, simulate) = (drain.unwrap_or_default(), simulate.unwrap_or_default());
     Ok(Config {
         timezone,
         bms,
@@ -1207,6 +1341,48 @@ fn overlap_date(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_errors_in_words_with_the_full_key() {
+        let e = Config::parse(
+            "timezone = 'UTC'\n[bms]\nurl = 'http://x:1'\n[gx]\nhost = 'x'\n[schedule]\nreserve_soc = \"30\"\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("key `schedule.reserve_soc`: expected a whole number, found text \"30\""),
+            "{e}"
+        );
+        assert!(e.contains("^^^^"), "the caret is kept: {e}");
+        assert!(!e.contains("i64"), "{e}");
+        assert_eq!(
+            type_words("invalid type: integer `1`, expected a boolean"),
+            "expected true or false, found the number `1`"
+        );
+        // A TOML error on a URL's line never shows its token or password.
+        let e = Config::parse(
+            "[bms]\nurl = \"http://u:pw@x:1/?token=abc\" x\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("abc") && !e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn every_section_s_problem_in_one_run() {
+        let e = Config::parse(
+            "timezone = 'Mars/Base'\n[bms]\nurl = 'ftp://x'\n[gx]\nhost = 'x'\n[schedule]\nreserve_soc = 300\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("the config has 3 problems:"), "{e}");
+        for key in ["`timezone`", "`bms.url`", "`schedule.reserve_soc`"] {
+            assert!(e.contains(key), "{key} in {e}");
+        }
+    }
 
     const MINIMAL: &str = r#"
 timezone = "Australia/Hobart"

@@ -59,7 +59,12 @@ fn refill_starts(config: &Config) -> Vec<ClockTime> {
 /// The block while the config is not valid: `apply` twice a day (UTC), which logs why and
 /// touches no device, so the log says what to fix.
 pub fn fallback(runner: &str, error: &str) -> Vec<String> {
-    let first_line = error.lines().next().unwrap_or_default();
+    // One line: every problem of a list, or the first line of TOML's own message.
+    let first_line = if error.starts_with("the config has") {
+        error.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+    } else {
+        error.lines().next().unwrap_or_default().to_string()
+    };
     vec![
         format!(
             "# the config is not valid yet ({first_line}): these runs log why and touch no device"
