@@ -633,6 +633,18 @@ fn parse_gx_override(text: &str) -> Result<(String, Option<u16>), ConfigError> {
     }
 }
 
+/// A problem with a value the command line gave is the flag's, not the config key's.
+fn as_flag<T>(
+    r: Result<T, ConfigError>,
+    flag: &'static str,
+    given: &Option<String>,
+) -> Result<T, ConfigError> {
+    r.map_err(|e| match (e, given) {
+        (ConfigError::Invalid { message, .. }, Some(_)) => ConfigError::Flag { flag, message },
+        (e, _) => e,
+    })
+}
+
 /// The value, or `None` with the problem noted.
 fn keep<T>(problems: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
     r.map_err(|e| problems.push(e)).ok()
@@ -642,11 +654,13 @@ fn keep<T>(problems: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option
 /// at once, so an owner fixes them in one go.
 fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
+    let zone = build_zone(overrides.timezone.clone().or(raw.timezone));
     let timezone = keep(
         &mut problems,
-        build_zone(overrides.timezone.clone().or(raw.timezone)),
+        as_flag(zone, "--timezone", &overrides.timezone),
     );
-    let bms = keep(&mut problems, build_bms(raw.bms, overrides.bms.clone()));
+    let bms = build_bms(raw.bms, overrides.bms.clone());
+    let bms = keep(&mut problems, as_flag(bms, "--bms", &overrides.bms));
     let gx = match timezone {
         Some(tz) => keep(&mut problems, build_gx(raw.gx, overrides.gx.as_deref(), tz)),
         None => None,
@@ -1368,6 +1382,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!e.contains("abc") && !e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn a_flag_s_problem_is_named_as_the_flag() {
+        let over = Overrides {
+            bms: Some("ftp://x".into()),
+            timezone: Some("Mars/Base".into()),
+            ..Overrides::default()
+        };
+        let e = Config::parse("[bms]\nurl = 'http://x:1'\n[gx]\nhost = 'x'\n", &over)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("flag --timezone: `Mars/Base`"), "{e}");
+        assert!(e.contains("flag --bms: "), "{e}");
+        assert!(!e.contains("config key"), "{e}");
     }
 
     #[test]
