@@ -19,7 +19,8 @@ fn a_bad_bms_url_exits_2_before_any_traffic_and_never_prints_credentials() {
     ] {
         let r = site.run(&["--bms", url, "apply"]);
         assert_eq!(r.code, 2, "{url}: {r:?}");
-        has(&r.stderr, "config key `bms.url`");
+        // Named as the flag the value came from.
+        has(&r.stderr, "flag --bms: ");
         assert!(
             !r.stderr.contains("s3cret") && !r.stderr.contains("owner"),
             "{}",
@@ -51,9 +52,12 @@ fn a_bms_url_with_a_path_query_or_fragment_is_a_config_error_that_says_what_to_w
         // From the command line and from the config file alike.
         let text = std::fs::read_to_string(&site.config).unwrap();
         std::fs::write(&site.config, text.replace(&base, url)).unwrap();
-        for r in [site.run(&["apply"]), site.run(&["--bms", url, "apply"])] {
+        for (r, source) in [
+            (site.run(&["apply"]), "config key `bms.url`"),
+            (site.run(&["--bms", url, "apply"]), "flag --bms: "),
+        ] {
             assert_eq!(r.code, 2, "{url}: {r:?}");
-            has(&r.stderr, "config key `bms.url`");
+            has(&r.stderr, source);
             has(&r.stderr, expect);
             has(&r.stderr, &format!("\"{base}\""));
             assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
