@@ -91,7 +91,7 @@ fn config_and_usage_errors_are_one_json_document_with_json() {
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["exit_code"], 2);
     assert!(
-        doc["errors"][0].as_str().unwrap().contains("bms.url"),
+        doc["errors"][0].as_str().unwrap().contains("flag --bms"),
         "{doc}"
     );
     let r = site.run(&["plan", "--json", "--no-such-flag"]);
