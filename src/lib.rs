@@ -43,6 +43,7 @@ pub mod registers;
 pub mod release;
 pub mod render;
 pub mod report;
+pub mod scenarios;
 pub mod simulate;
 pub mod victron;
 pub mod writes;

@@ -26,6 +26,16 @@ pub const STEP: TimeDelta = TimeDelta::minutes(5);
 /// The longest simulation, days.
 pub const MAX_DAYS: u32 = 31;
 
+/// Who decides what the GX holds: this tool's rules, or the owner's original script (seed
+/// 001: at 07:00 every day two ESS scheduled charges, 10:00-16:00 and 21:00-07:00 to 100 %,
+/// or on a maintenance day 13:00-16:00 to 50 % and tomorrow 03:00-07:00 to 100 %; the ESS
+/// minimum SoC left at 0 %), the baseline the month table compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Rules,
+    FixedWindows,
+}
+
 /// Where a simulation starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Start {
@@ -105,7 +115,23 @@ pub struct Simulation {
     pub maintenances: Vec<Maintenance>,
     pub days: Vec<Day>,
     pub findings: Vec<String>,
+    pub metrics: Metrics,
 }
+
+/// The month table's raw counts over a whole simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Metrics {
+    /// Hourly samples in the normal part of the cycle (the BMS idle, due more than 24 h away).
+    pub normal_hours: u32,
+    /// Of those, the hours the battery held at least [`RESERVE_SOC`].
+    pub reserve_hours: u32,
+    /// Hours a charge slot was in force while the battery was in its maintenance cycle (its
+    /// discharge or its strip), when it takes no charge.
+    pub blocked_charge_h: f64,
+}
+
+/// The reserve the month table counts, %.
+pub const RESERVE_SOC: f64 = 30.0;
 
 /// The house load when nothing says otherwise, W.
 pub const DEFAULT_LOAD_W: f64 = 400.0;
@@ -125,6 +151,8 @@ struct State {
     battery_w: f64,
     /// `--load`: a constant house load, W.
     constant_load: Option<f64>,
+    /// [`Policy::FixedWindows`]: the two ESS scheduled charges the script set.
+    fixed: Vec<Slot>,
 }
 
 /// What one step did to the power flows, W (battery + charging, grid + importing).
@@ -135,10 +163,17 @@ struct Flows {
     battery_w: f64,
     grid_w: f64,
     ev_w: f64,
+    /// Whether a charge slot (not a drain) was in force.
+    charge_slot: bool,
 }
 
-/// Runs the simulation.
+/// Runs the simulation of this tool's rules.
 pub fn run(config: &Config, start: &Start) -> Simulation {
+    run_policy(config, start, Policy::Rules)
+}
+
+/// Runs the simulation with `policy` deciding what the GX holds.
+pub fn run_policy(config: &Config, start: &Start, policy: Policy) -> Simulation {
     let model = config.simulate.clone();
     let from = start.from.duration_trunc(STEP).unwrap_or(start.from);
     let end = from + TimeDelta::days(i64::from(start.days.clamp(1, MAX_DAYS)));
@@ -157,13 +192,21 @@ pub fn run(config: &Config, start: &Start) -> Simulation {
         kicking: false,
         battery_w: 0.0,
         constant_load: start.load_w,
+        fixed: Vec::new(),
     };
     let mut book = Book::new(config, &s);
-    run_rules(config, &mut s);
-    let apply_times = crate::cron::apply_times(config);
+    let apply_times = match policy {
+        Policy::Rules => crate::cron::apply_times(config),
+        Policy::FixedWindows => ClockTime::new(7, 0).into_iter().collect(),
+    };
+    let decide = |s: &mut State| match policy {
+        Policy::Rules => run_rules(config, s),
+        Policy::FixedWindows => run_fixed_windows(config, s),
+    };
+    decide(&mut s);
     while s.t < end {
         if s.t > from && is_run_time(config, &apply_times, s.t) {
-            run_rules(config, &mut s);
+            decide(&mut s);
         }
         if config.ev.as_ref().is_some_and(|ev| ev.enabled) {
             run_ev_kick(config, &mut s);
@@ -219,6 +262,40 @@ fn run_rules(config: &Config, s: &mut State) {
         .map(f64::from)
         .unwrap_or(config.simulate.ess_min_soc);
     s.slot = plan.slot;
+}
+
+/// The owner's script (seed 001) at 07:00: two ESS scheduled charges for today and tonight,
+/// or on a maintenance day (due within 24 h) 13:00-16:00 to 50 % and tomorrow 03:00-07:00.
+fn run_fixed_windows(config: &Config, s: &mut State) {
+    let tz = config.timezone;
+    let today = clock::local(tz, s.t).date();
+    let window = |day: chrono::NaiveDate, h: u32, hours: i64, soc: u8, kind: WindowKind| {
+        let start = day.and_hms_opt(h, 0, 0)?;
+        Some(Slot {
+            kind,
+            window: "fixed".to_string(),
+            start: clock::to_instant(tz, start),
+            end: clock::to_instant(tz, start + TimeDelta::hours(hours)),
+            soc,
+        })
+    };
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    s.fixed = if s.due - s.t < TimeDelta::hours(24) {
+        [
+            window(today, 13, 3, 50, WindowKind::Maintenance),
+            window(tomorrow, 3, 4, 100, WindowKind::AfterMaintenance),
+        ]
+    } else {
+        [
+            window(today, 10, 6, 100, WindowKind::Normal),
+            window(today, 21, 10, 100, WindowKind::Normal),
+        ]
+    }
+    .into_iter()
+    .flatten()
+    .collect();
+    s.min_soc = 0.0;
+    s.slot = None;
 }
 
 fn clamp_u16(w: f64) -> u16 {
@@ -365,10 +442,17 @@ fn gx_step(config: &Config, s: &mut State) -> Flows {
             (slot, ((stop - s.t).num_seconds().max(60) as f64) / 3600.0)
         })
     });
-    let wanted = match (s.cycle, in_force) {
-        (Cycle::Stripping { .. }, _) => 0.0,
-        (_, Some((slot, hours_left))) => slot_power(config, slot, s.soc, net, hours_left),
-        (_, None) => plain_ess(m, s.soc, s.min_soc, net),
+    // An ESS scheduled charge (the owner's script): charge at full power to its limit, then
+    // hold; no discharge inside the window.
+    let scheduled = s.fixed.iter().find(|w| w.contains(s.t));
+    let charge_slot =
+        in_force.is_some_and(|(slot, _)| slot.kind != WindowKind::Drain) || scheduled.is_some();
+    let wanted = match (s.cycle, in_force, scheduled) {
+        (Cycle::Stripping { .. }, _, _) => 0.0,
+        (_, Some((slot, hours_left)), _) => slot_power(config, slot, s.soc, net, hours_left),
+        (_, None, Some(w)) if s.soc < f64::from(w.soc) - 0.05 => m.charge_w,
+        (_, None, Some(_)) => 0.0,
+        (_, None, None) => plain_ess(m, s.soc, s.min_soc, net),
     };
     // In its maintenance discharge the BMS takes no charge: a charge slot then holds it idle.
     let wanted = if s.cycle == Cycle::Draining {
@@ -380,6 +464,7 @@ fn gx_step(config: &Config, s: &mut State) -> Flows {
     let floor = match in_force {
         Some((slot, _)) if slot.kind == WindowKind::Drain => f64::from(slot.soc),
         Some(_) => s.min_soc.min(s.soc),
+        None if scheduled.is_some() => s.soc,
         None if s.soc < s.min_soc => s.soc,
         None => s.min_soc,
     };
@@ -394,6 +479,7 @@ fn gx_step(config: &Config, s: &mut State) -> Flows {
         battery_w,
         grid_w: net + battery_w,
         ev_w,
+        charge_slot,
     }
 }
 
@@ -452,6 +538,7 @@ struct Book {
     last_slot: Option<Slot>,
     /// Whether the battery was in its maintenance cycle while that slot was in force.
     slot_during_maintenance: bool,
+    metrics: Metrics,
 }
 
 struct PeakTally {
@@ -489,6 +576,7 @@ impl Book {
             peak: None,
             last_slot: None,
             slot_during_maintenance: false,
+            metrics: Metrics::default(),
         }
     }
 
@@ -548,9 +636,16 @@ impl Book {
                 day.peak_grid_kwh += f.grid_w.max(0.0) * dt_h / 1000.0;
             }
         }
+        if f.charge_slot && s.cycle != Cycle::Idle {
+            self.metrics.blocked_charge_h += dt_h;
+        }
         self.tally_peak(config, s, f, peak);
         self.check_slot_end(config, s);
         if clock::local(config.timezone, s.t).minute() == 0 {
+            if s.cycle == Cycle::Idle && s.t < s.due - TimeDelta::hours(24) {
+                self.metrics.normal_hours += 1;
+                self.metrics.reserve_hours += u32::from(f.soc_before >= RESERVE_SOC);
+            }
             self.samples.push(Sample {
                 t: s.t,
                 soc: f.soc_before,
@@ -664,6 +759,7 @@ impl Book {
             maintenances: self.maintenances,
             days: self.days,
             findings: self.findings,
+            metrics: self.metrics,
         }
     }
 }
