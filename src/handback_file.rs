@@ -5,12 +5,12 @@
 //! first write it covers, so a run cut short never loses what the GX held. A missing file means
 //! the tool has changed nothing; one that cannot be read is reported and treated the same.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use crate::handback::Found;
+use crate::json_file;
 
 /// The largest record read; a real one is under 300 bytes.
 const MAX_BYTES: u64 = 64 * 1024;
@@ -36,19 +36,12 @@ pub struct HandbackFileError {
 
 /// The record at `path`: empty when missing, and `Err(why)` when it cannot be used.
 pub fn load(path: &Path) -> Result<Found, String> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::default()),
-        Err(e) => return Err(format!("cannot read it: {e}")),
-    };
-    let mut text = String::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    if text.len() as u64 > MAX_BYTES {
-        return Err(format!("it is over {MAX_BYTES} bytes"));
+    match json_file::read_capped(path, MAX_BYTES)? {
+        None => Ok(Found::default()),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| format!("it is not a hand-back record ({e})"))
+        }
     }
-    serde_json::from_str(&text).map_err(|e| format!("it is not a hand-back record ({e})"))
 }
 
 /// Replaces the record at `path`, atomically.
@@ -59,31 +52,16 @@ pub fn save(path: &Path, found: &Found) -> Result<(), HandbackFileError> {
         detail,
     };
     let text = serde_json::to_string_pretty(found).map_err(|e| fail(e.to_string()))?;
-    let temporary = path.with_file_name(".handback.json.tmp");
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&temporary)?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        fail(e.to_string())
-    })
+    json_file::write_atomic(path, &text).map_err(|e| fail(e.to_string()))
 }
 
 /// Removes the record once everything is given back; an already missing file is fine.
 pub fn clear(path: &Path) -> Result<(), HandbackFileError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(HandbackFileError {
-            action: "remove",
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        }),
-    }
+    json_file::remove(path).map_err(|e| HandbackFileError {
+        action: "remove",
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 #[cfg(test)]

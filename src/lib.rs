@@ -34,6 +34,7 @@ pub mod follow;
 pub mod gx;
 pub mod handback;
 pub mod handback_file;
+pub mod json_file;
 pub mod lock;
 pub mod modbus;
 pub mod net;
@@ -45,6 +46,7 @@ pub mod render;
 pub mod report;
 pub mod scenarios;
 pub mod simulate;
+pub mod sun;
 pub mod victron;
 pub mod writes;
 

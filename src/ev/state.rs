@@ -5,12 +5,12 @@
 //! so does one that cannot be read or parsed, which is reported rather than fatal, because the
 //! worst a lost record can do is leave a charge running that the owner can see and stop.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use crate::ev::rules::Record;
+use crate::json_file;
 
 /// The largest state file read; a real one is under 200 bytes.
 const MAX_BYTES: u64 = 64 * 1024;
@@ -53,21 +53,13 @@ pub struct StateFileError {
 
 /// Reads the record at `path`.
 pub fn load(path: &Path) -> Loaded {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
-        Err(e) => return Loaded::Corrupt(format!("cannot read it: {e}")),
-    };
-    let mut text = String::new();
-    if let Err(e) = file.take(MAX_BYTES + 1).read_to_string(&mut text) {
-        return Loaded::Corrupt(format!("cannot read it: {e}"));
-    }
-    if text.len() as u64 > MAX_BYTES {
-        return Loaded::Corrupt(format!("it is over {MAX_BYTES} bytes"));
-    }
-    match serde_json::from_str::<Record>(&text) {
-        Ok(r) => Loaded::Found(r),
-        Err(e) => Loaded::Corrupt(format!("it is not an ev-kick record ({e})")),
+    match json_file::read_capped(path, MAX_BYTES) {
+        Ok(None) => Loaded::Missing,
+        Err(problem) => Loaded::Corrupt(problem),
+        Ok(Some(text)) => match serde_json::from_str::<Record>(&text) {
+            Ok(r) => Loaded::Found(r),
+            Err(e) => Loaded::Corrupt(format!("it is not an ev-kick record ({e})")),
+        },
     }
 }
 
@@ -79,35 +71,16 @@ pub fn save(path: &Path, record: &Record) -> Result<(), StateFileError> {
         detail,
     };
     let text = serde_json::to_string_pretty(record).map_err(|e| fail(e.to_string()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "ev-kick.json".to_string());
-    let temporary = path.with_file_name(format!(".{name}.tmp"));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&temporary)?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        fail(e.to_string())
-    })
+    json_file::write_atomic(path, &text).map_err(|e| fail(e.to_string()))
 }
 
 /// Removes the record; an already missing file is fine.
 pub fn clear(path: &Path) -> Result<(), StateFileError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StateFileError {
-            action: "remove",
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        }),
-    }
+    json_file::remove(path).map_err(|e| StateFileError {
+        action: "remove",
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })
 }
 
 #[cfg(test)]
