@@ -180,18 +180,13 @@ pub fn release_writes(found: &Found, gx: &GxSettings) -> (Vec<Write>, Vec<Restor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::victron::{EssState, Hub4Mode, SlotMap};
 
+    /// A GX as shipped: no capacity, Dynamic ESS off.
     fn gx() -> GxSettings {
         GxSettings {
-            map: SlotMap::New,
-            ess_state: EssState(10),
-            min_soc_raw: 100,
-            hub4_mode: Hub4Mode(1),
-            soc_limit_raw: 100,
             capacity_raw: 0,
             dess_mode: 0,
-            slot: SlotRegs::default(),
+            ..crate::testing::gx_settings()
         }
     }
 

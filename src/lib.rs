@@ -68,6 +68,22 @@ mod testing {
         .unwrap()
     }
 
+    /// A GX as the tool leaves it on a normal day: ESS optimized without BatteryLife, minimum
+    /// SoC 10 %, capacity 10 kWh, Dynamic ESS external, slot 0 empty, on the new map.
+    pub fn gx_settings() -> crate::gx::GxSettings {
+        use crate::victron::{EssState, Hub4Mode, SlotMap, SlotRegs};
+        crate::gx::GxSettings {
+            map: SlotMap::New,
+            ess_state: EssState(10),
+            min_soc_raw: 100,
+            hub4_mode: Hub4Mode(1),
+            soc_limit_raw: 100,
+            capacity_raw: 100,
+            dess_mode: 4,
+            slot: SlotRegs::default(),
+        }
+    }
+
     /// The instant of a Hobart wall-clock time.
     pub fn hobart(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         crate::clock::to_instant(

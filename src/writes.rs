@@ -324,16 +324,7 @@ mod tests {
     }
 
     fn settings() -> GxSettings {
-        GxSettings {
-            map: SlotMap::New,
-            ess_state: EssState(10),
-            min_soc_raw: 100,
-            hub4_mode: Hub4Mode(1),
-            soc_limit_raw: 100,
-            capacity_raw: 100,
-            dess_mode: 4,
-            slot: SlotRegs::default(),
-        }
+        crate::testing::gx_settings()
     }
 
     fn hobart_config(extra: &str) -> Config {
