@@ -403,7 +403,10 @@ fn a_dropped_write_exits_5_and_leaves_no_record_of_a_kick() {
     let run = k.run(&[]);
     assert_eq!(run.code, 5, "{run:?}");
     has(&run.stderr, "did not keep what was written");
-    has(&run.stderr, "EVCS mode (3815) reads 1 (auto) after writing 0 (manual)");
+    has(
+        &run.stderr,
+        "EVCS mode (3815) reads 1 (auto) after writing 0 (manual)",
+    );
     assert!(k.record().is_none(), "{:?}", k.record());
 }
 

@@ -106,8 +106,18 @@ fn check_register(file: &str, rows: &[Row], r: &Register) {
         r.address,
         row.kind
     );
-    assert_eq!(row.words(), r.kind.words(), "{file}: width of {}", r.address);
-    assert_eq!(row.scale, r.scale.to_string(), "{file}: scale of {}", r.address);
+    assert_eq!(
+        row.words(),
+        r.kind.words(),
+        "{file}: width of {}",
+        r.address
+    );
+    assert_eq!(
+        row.scale,
+        r.scale.to_string(),
+        "{file}: scale of {}",
+        r.address
+    );
     let access = match r.access {
         Access::Read => "R",
         Access::Write => "W",
@@ -177,5 +187,9 @@ fn every_block_read_whole_is_served_whole_on_every_map() {
         );
     }
     // 3828-3847 are not on the venus-3.7x line: no block may reach them.
-    assert!(reg::BLOCKS.iter().all(|b| !(b.first..=b.last).contains(&3828)));
+    assert!(
+        reg::BLOCKS
+            .iter()
+            .all(|b| !(b.first..=b.last).contains(&3828))
+    );
 }
