@@ -170,11 +170,19 @@ pub struct Window {
     pub days: DaySet,
     /// Months 1-12 in which it applies.
     pub months: BTreeSet<u8>,
-    /// Target SoC, % (charge windows only; 0 for peaks).
+    /// Target SoC, % (charge windows only; 0 for peaks); [`AUTO_SOC`] for `soc = "auto"`.
     pub soc: u8,
 }
 
+/// A maintenance window's `soc = "auto"`: the plan chooses the target from the forecast.
+pub const AUTO_SOC: u8 = u8::MAX;
+
 impl Window {
+    /// Whether the plan chooses this window's target (`soc = "auto"`).
+    pub fn is_auto(&self) -> bool {
+        self.soc == AUTO_SOC
+    }
+
     /// Wall-clock length in minutes (1..1440).
     pub fn minutes(&self) -> u32 {
         (self.end.minutes() + 1440 - self.start.minutes()) % 1440
@@ -276,6 +284,15 @@ pub struct Config {
     pub ev: Option<EvConfig>,
     pub drain: DrainConfig,
     pub simulate: SimulateConfig,
+    /// `[site]`: where the sun rises and sets for the forecast; `None`: not given.
+    pub site: Option<SiteConfig>,
+}
+
+/// `[site]`: the site's position, degrees (north and east positive).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SiteConfig {
+    pub latitude: f64,
+    pub longitude: f64,
 }
 
 /// `[simulate]`: the battery model `simulate` runs the rules on. Defaults suit one ZCell.
@@ -343,6 +360,22 @@ struct RawConfig {
     ev: Option<RawEv>,
     drain: Option<RawDrain>,
     simulate: Option<RawSimulate>,
+    site: Option<RawSite>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    latitude: f64,
+    longitude: f64,
+}
+
+/// A window's `soc`: a number, or `"auto"` for a maintenance window.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawSoc {
+    Number(i64),
+    Word(String),
 }
 
 #[derive(Deserialize)]
@@ -399,7 +432,7 @@ struct RawWindow {
     months: Option<Vec<i64>>,
     start: String,
     end: String,
-    soc: Option<i64>,
+    soc: Option<RawSoc>,
 }
 
 #[derive(Deserialize, Default)]
@@ -440,7 +473,7 @@ fn raw_window(days: &str, start: &str, end: &str, soc: Option<i64>) -> RawWindow
         months: None,
         start: start.to_string(),
         end: end.to_string(),
-        soc,
+        soc: soc.map(RawSoc::Number),
     }
 }
 
@@ -676,6 +709,7 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
     let ev = keep(&mut problems, raw.ev.map(build_ev).transpose());
     let drain = keep(&mut problems, raw.drain.map(build_drain).transpose());
     let simulate = keep(&mut problems, raw.simulate.map(build_simulate).transpose());
+    let site = keep(&mut problems, raw.site.map(build_site).transpose());
     let (
         Some(timezone),
         Some(bms),
@@ -685,7 +719,10 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         Some(ev),
         Some(drain),
         Some(simulate),
-    ) = (timezone, bms, gx, peaks, schedule, ev, drain, simulate)
+        Some(site),
+    ) = (
+        timezone, bms, gx, peaks, schedule, ev, drain, simulate, site,
+    )
     else {
         return Err(ConfigError::several(problems));
     };
@@ -702,6 +739,32 @@ fn build(raw: RawConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
         ev,
         drain,
         simulate,
+        site,
+    })
+}
+
+fn build_site(raw: RawSite) -> Result<SiteConfig, ConfigError> {
+    if !(-90.0..=90.0).contains(&raw.latitude) {
+        return Err(ConfigError::invalid(
+            "site.latitude",
+            format!(
+                "{} is not a latitude -90 to 90 (south negative)",
+                raw.latitude
+            ),
+        ));
+    }
+    if !(-180.0..=180.0).contains(&raw.longitude) {
+        return Err(ConfigError::invalid(
+            "site.longitude",
+            format!(
+                "{} is not a longitude -180 to 180 (west negative)",
+                raw.longitude
+            ),
+        ));
+    }
+    Ok(SiteConfig {
+        latitude: raw.latitude,
+        longitude: raw.longitude,
     })
 }
 
@@ -1281,8 +1344,21 @@ fn window(key: &str, raw: &RawWindow, charge: bool) -> Result<Window, ConfigErro
             set
         }
     };
-    let soc = match (charge, raw.soc) {
-        (true, Some(v)) => soc_value(&format!("{key}.soc"), v)?,
+    let soc = match (charge, raw.soc.clone()) {
+        (true, Some(RawSoc::Number(v))) => soc_value(&format!("{key}.soc"), v)?,
+        (true, Some(RawSoc::Word(w)))
+            if w == "auto" && key.starts_with("schedule.maintenance[") =>
+        {
+            AUTO_SOC
+        }
+        (true, Some(RawSoc::Word(w))) => {
+            return Err(ConfigError::invalid(
+                format!("{key}.soc"),
+                format!(
+                    "`{w}` is not a SoC 0-100 (\"auto\" is for schedule.maintenance windows only)"
+                ),
+            ));
+        }
         (true, None) => 100,
         (false, Some(_)) => {
             return Err(ConfigError::invalid(

@@ -208,7 +208,7 @@ pub fn config_text(base: &str, scenario: &Scenario) -> String {
         .map(|w| format!("{w:.0}"))
         .collect();
     format!(
-        "{}\n[simulate]\nload_w = [{}]\nsolar_kwh_per_day = {:.1}\n",
+        "{}\n{SITE}[simulate]\nload_w = [{}]\nsolar_kwh_per_day = {:.1}\n",
         base.replace("BMS-ADDRESS", "127.0.0.1")
             .replace("GX-ADDRESS", "127.0.0.1"),
         loads.join(", "),

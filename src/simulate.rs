@@ -412,18 +412,29 @@ fn house_load(config: &Config, constant: Option<f64>, t: DateTime<Utc>) -> f64 {
     }
 }
 
-/// Solar power at `t`, W: a half sine from 06:00 to 18:00 local holding the day's energy.
+/// Solar power at `t`, W: a half sine from sunrise to sunset at `[site]` (else 06:00 to 18:00
+/// local) holding the day's energy.
 fn solar(config: &Config, t: DateTime<Utc>) -> f64 {
     let Some(kwh) = config.simulate.solar_kwh_per_day else {
         return 0.0;
     };
     let local = clock::local(config.timezone, t);
+    // From sunrise to sunset at [site], else from 06:00 to 18:00 local, in hours from midnight.
+    let (rise, set) = config
+        .site
+        .and_then(|site| crate::sun::daylight(&site, local.date()))
+        .map_or((6.0, 18.0), |d| {
+            let midnight = t - TimeDelta::seconds(i64::from(local.num_seconds_from_midnight()));
+            let h = |x: DateTime<Utc>| (x - midnight).num_seconds() as f64 / 3600.0;
+            (h(d.sunrise), h(d.sunset))
+        });
     let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0;
-    if !(6.0..18.0).contains(&hour) {
+    if !(rise..set).contains(&hour) {
         return 0.0;
     }
-    let peak_w = kwh * 1000.0 * std::f64::consts::PI / 24.0;
-    peak_w * (std::f64::consts::PI * (hour - 6.0) / 12.0).sin()
+    let length = set - rise;
+    let peak_w = kwh * 1000.0 * std::f64::consts::PI / (2.0 * length);
+    peak_w * (std::f64::consts::PI * (hour - rise) / length).sin()
 }
 
 /// The GX for one step: the slot in force by its own clock rule, or plain ESS.
