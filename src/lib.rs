@@ -46,7 +46,6 @@ pub mod render;
 pub mod report;
 pub mod scenarios;
 pub mod simulate;
-pub mod sun;
 pub mod victron;
 pub mod writes;
 
