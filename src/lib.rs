@@ -46,6 +46,7 @@ pub mod render;
 pub mod report;
 pub mod scenarios;
 pub mod simulate;
+pub mod sun;
 pub mod victron;
 pub mod writes;
 
