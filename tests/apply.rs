@@ -66,6 +66,13 @@ fn apply_writes_the_normal_slot_and_a_second_apply_writes_nothing() {
         second.stderr
     );
     assert_eq!(site.bms.state().requests, 2, "one BMS request per run");
+    // A run with nothing to change still left the GX holding the plan.
+    let third = site.run(&["apply", "--json", "--at", at]);
+    let doc: serde_json::Value = serde_json::from_str(&third.stdout).unwrap();
+    assert_eq!(
+        (doc["applied"].clone(), doc["writes"].clone()),
+        (true.into(), serde_json::json!([]))
+    );
 }
 
 #[test]
