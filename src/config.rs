@@ -1265,6 +1265,37 @@ fn build_ev(raw: RawEv) -> Result<EvConfig, ConfigError> {
     })
 }
 
+/// A window's `months`: all twelve when absent, never an empty list.
+fn window_months(key: &str, months: Option<&[i64]>) -> Result<BTreeSet<u8>, ConfigError> {
+    let months = match months {
+        None => (1..=12).collect(),
+        Some(list) => {
+            let mut set = BTreeSet::new();
+            for m in list {
+                match u8::try_from(*m) {
+                    Ok(n @ 1..=12) => {
+                        set.insert(n);
+                    }
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            format!("{key}.months"),
+                            format!("{m} is not a month 1-12"),
+                        ));
+                    }
+                }
+            }
+            if set.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.months"),
+                    "an empty list never applies; remove the window instead",
+                ));
+            }
+            set
+        }
+    };
+    Ok(months)
+}
+
 fn window(key: &str, raw: &RawWindow, charge: bool) -> Result<Window, ConfigError> {
     let time = |name: &str, text: &str| {
         ClockTime::parse(text).ok_or_else(|| {
@@ -1318,32 +1349,7 @@ fn window(key: &str, raw: &RawWindow, charge: bool) -> Result<Window, ConfigErro
             DaySet::Days(set)
         }
     };
-    let months = match &raw.months {
-        None => (1..=12).collect(),
-        Some(list) => {
-            let mut set = BTreeSet::new();
-            for m in list {
-                match u8::try_from(*m) {
-                    Ok(n @ 1..=12) => {
-                        set.insert(n);
-                    }
-                    _ => {
-                        return Err(ConfigError::invalid(
-                            format!("{key}.months"),
-                            format!("{m} is not a month 1-12"),
-                        ));
-                    }
-                }
-            }
-            if set.is_empty() {
-                return Err(ConfigError::invalid(
-                    format!("{key}.months"),
-                    "an empty list never applies; remove the window instead",
-                ));
-            }
-            set
-        }
-    };
+    let months = window_months(key, raw.months.as_deref())?;
     let soc = match (charge, raw.soc.clone()) {
         (true, Some(RawSoc::Number(v))) => soc_value(&format!("{key}.soc"), v)?,
         (true, Some(RawSoc::Word(w)))
