@@ -176,13 +176,9 @@ pub fn schedule(
         notes,
     } = read_gx(config, &plan);
     warnings.extend(notes);
-    let forecast = readings.and_then(|r| drain::forecast(config, &plan, &r));
-    let plan = drain::with_export(config, plan, forecast.as_ref());
-    warnings.extend(
-        forecast
-            .as_ref()
-            .and_then(|f| drain::late_warning(config, &plan, f)),
-    );
+    let decision = crate::decide::decide(config, plan, readings.as_ref());
+    let (plan, forecast) = (decision.plan, decision.forecast);
+    warnings.extend(decision.warnings);
     let mut memory = Memory::load(handback_path, &mut warnings);
     let (gx, write_plan) = match settings {
         Ok(s) => {
@@ -452,7 +448,8 @@ fn status_forecast(
     let charger = ev
         .and_then(|e| e.charger.charger)
         .map(|c| (c.registers.power_w, c.registers.status));
-    drain::forecast(config, &plan, &gx::drain_readings(snap?, charger))
+    let readings = gx::drain_readings(snap?, charger);
+    crate::decide::decide(config, plan, Some(&readings)).forecast
 }
 
 // ---------------------------------------------------------------- simulate

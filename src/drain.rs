@@ -14,11 +14,15 @@ use crate::clock;
 use crate::config::Config;
 use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
 use crate::plan::{Phase, Plan, Slot, Stage, WindowKind, local_span, short_local, span};
+use crate::sun::{self, Cover};
 
 /// The drain slot's target: the lowest the GX takes as a target.
 pub const DRAIN_SOC: u8 = 1;
 /// A drain slot shorter than this is not worth writing.
 const SHORTEST_DRAIN: TimeDelta = TimeDelta::minutes(5);
+/// How long a ZCell strips once empty ("a couple of hours"): the drain must end this long
+/// before the next peak so that the strip is done when it starts.
+pub const STRIP: TimeDelta = TimeDelta::hours(2);
 
 /// What the GX and the EV charger report, for the forecast.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,6 +33,44 @@ pub struct Readings {
     pub ac_loads_w: [u16; 3],
     /// The charger's power and status, when `[ev]` is enabled and it was read.
     pub charger: Option<(u16, u16)>,
+    /// Solar power now, W, when the GX's readings give it (loads + battery − grid).
+    pub pv_w: Option<f64>,
+}
+
+/// Solar power from the GX's system block, W: what the loads take plus what the battery takes
+/// less what the grid gives (AC loads 817-819, grid 820-822, battery power 842); `None` when
+/// any of them is missing (an old Modbus server read without 820-822).
+pub fn pv_estimate(
+    loads_w: [Option<u16>; 3],
+    grid_w: [Option<u16>; 3],
+    battery_w: Option<f64>,
+) -> Option<f64> {
+    let loads: f64 = loads_w
+        .iter()
+        .map(|w| w.map(f64::from))
+        .sum::<Option<f64>>()?;
+    let grid: f64 = grid_w
+        .iter()
+        .map(|w| w.map(|raw| f64::from(raw as i16)))
+        .sum::<Option<f64>>()?;
+    Some((loads + battery_w? - grid).max(0.0))
+}
+
+/// Grid power L1-L3 (system `/Ac/Grid/L1..L3/Power`, int16 W), inside the 817-846 block the
+/// tool already reads.
+pub const GRID_POWER: [u16; 3] = [820, 821, 822];
+
+/// Where a forecast's deadline comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineFrom {
+    /// `[drain] by`.
+    By,
+    /// The start of the first after-maintenance window.
+    Refill,
+    /// Sunrise at `[site]`.
+    Sunrise,
+    /// A peak window's start less the strip.
+    Peak,
 }
 
 /// Where the house load in the forecast comes from.
@@ -56,6 +98,10 @@ pub struct Forecast {
     pub deadline: Option<DateTime<Utc>>,
     /// Whether the deadline came from `[drain] by`.
     pub deadline_from_by: bool,
+    /// What set the deadline.
+    pub deadline_from: DeadlineFrom,
+    /// When solar covers the house (no drain then), as the forecast assumed it.
+    pub cover: Cover,
     pub on_time: bool,
 }
 
@@ -105,10 +151,12 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
         _ => 0,
     };
     let start = now.max(due);
-    let (deadline, deadline_from_by) = deadline(config, start);
+    let (deadline, deadline_from) = deadline_of(config, start);
     let power = load_w + ev_w;
+    let cover = sun::cover(config, now, r.pv_w, f64::from(load_w));
     let finish = (power > 0).then(|| {
-        start + TimeDelta::seconds((energy_kwh * 1000.0 / f64::from(power) * 3600.0).round() as i64)
+        let hours = energy_kwh * 1000.0 / f64::from(power);
+        sun::after_drain_hours(config, &cover, start, hours)
     });
     let on_time = match (finish, deadline) {
         (Some(f), Some(d)) => f <= d,
@@ -124,7 +172,9 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
         start,
         finish,
         deadline,
-        deadline_from_by,
+        deadline_from_by: deadline_from == DeadlineFrom::By,
+        deadline_from,
+        cover,
         on_time,
     })
 }
@@ -132,24 +182,90 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
 /// `[drain] by` at or after `start`, else the start of the first after-maintenance window at
 /// or after it; and whether it came from `by`.
 pub fn deadline(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>, bool) {
+    let (at, from) = deadline_of(config, start);
+    (at, from == DeadlineFrom::By)
+}
+
+/// The drain's deadline from `start`: `[drain] by` when set; otherwise the earliest of the
+/// first after-maintenance window's start, sunrise at `[site]`, and the first peak time (on
+/// any day) at least [`STRIP`] after `start`, less the strip (so the strip is done when the
+/// peak starts), each at or after `start`.
+pub fn deadline_of(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>, DeadlineFrom) {
+    if config.drain.by.is_some() {
+        return (by_or_refill(config, start), DeadlineFrom::By);
+    }
+    let sunrise = config
+        .site
+        .and_then(|site| sun::next_sunrise(&site, config.timezone, start));
+    let peak = next_peak_time(config, start + STRIP).map(|t| t - STRIP);
+    [
+        (by_or_refill(config, start), DeadlineFrom::Refill),
+        (sunrise, DeadlineFrom::Sunrise),
+        (peak, DeadlineFrom::Peak),
+    ]
+    .into_iter()
+    .filter_map(|(t, from)| t.map(|t| (t, from)))
+    .min_by_key(|(t, _)| *t)
+    .map_or((None, DeadlineFrom::Refill), |(t, from)| (Some(t), from))
+}
+
+/// The start of the first peak instance at or after `t`, within a week.
+pub fn next_peak_start(config: &Config, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    config
+        .peaks
+        .iter()
+        .flat_map(|p| clock::instances(p, config.timezone, &config.schedule.holidays, t, 0, 7))
+        .map(|i| i.start)
+        .filter(|s| *s >= t)
+        .min()
+}
+
+/// The first start time of a peak window at or after `t` on any day, whatever days the peak
+/// applies on: the strip is kept clear of peak times every day, so that where it lands (and
+/// so where the next maintenance falls due) stays put from cycle to cycle.
+pub fn next_peak_time(config: &Config, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let tz = config.timezone;
+    let today = clock::local(tz, t).date();
+    config
+        .peaks
+        .iter()
+        .flat_map(|p| {
+            (0..2).filter_map(move |d| {
+                let date = today.checked_add_days(Days::new(d))?;
+                Some(clock::to_instant(tz, date.and_time(p.start.naive())))
+            })
+        })
+        .filter(|s| *s >= t)
+        .min()
+}
+
+/// Whether a peak window covers `t`.
+pub fn in_peak(config: &Config, t: DateTime<Utc>) -> bool {
+    config.peaks.iter().any(|p| {
+        clock::instances(p, config.timezone, &config.schedule.holidays, t, 1, 0)
+            .iter()
+            .any(|i| i.contains(t))
+    })
+}
+
+/// `[drain] by` at or after `start`, else the start of the first after-maintenance window at
+/// or after it.
+fn by_or_refill(config: &Config, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let tz = config.timezone;
     if let Some(by) = config.drain.by {
         let today = clock::local(tz, start).date();
-        let at = [0, 1].into_iter().find_map(|d| {
+        return [0, 1].into_iter().find_map(|d| {
             let date = today.checked_add_days(Days::new(d))?;
             Some(clock::to_instant(tz, date.and_time(by.naive()))).filter(|t| *t >= start)
         });
-        return (at, true);
     }
     let s = &config.schedule;
-    let first = s
-        .after_maintenance
+    s.after_maintenance
         .iter()
         .flat_map(|w| clock::instances(w, tz, &s.holidays, start, 0, 7))
         .map(|i| i.start)
         .filter(|t| *t >= start)
-        .min();
-    (first, false)
+        .min()
 }
 
 /// The plan with the drain slot in place of its slot, when `[drain] export` is on, maintenance
@@ -161,28 +277,52 @@ pub fn with_export(config: &Config, mut plan: Plan, f: Option<&Forecast>) -> Pla
         return plan;
     };
     let now = plan.now;
+    // Fill for the peak, drain after it: never a drain slot in a peak (the battery feeds the
+    // house there anyway), and one ends where the next peak starts.
+    let next_peak = next_peak_start(config, now);
+    let (end, soc) = match (plan.stage, plan.due) {
+        // Before due, only after the last peak before it, down to what the house drains from
+        // due to the deadline.
+        (Stage::Approaching, Some(due)) if next_peak.is_none_or(|p| p >= due) => {
+            (due, pre_due_soc(config, f, due, deadline))
+        }
+        (Stage::Approaching, _) => return plan,
+        _ => (next_peak.map_or(deadline, |p| p.min(deadline)), DRAIN_SOC),
+    };
+    let window_now = plan.slot.as_ref().is_some_and(|s| s.contains(now));
     let wanted = config.drain.export
-        && matches!(plan.stage, Stage::Due | Stage::Active)
+        && matches!(plan.stage, Stage::Due | Stage::Active | Stage::Approaching)
+        && !(plan.stage == Stage::Approaching && window_now)
+        && f64::from(soc) + 2.0 < f.battery_soc
         && !f.on_time
-        && deadline - now >= SHORTEST_DRAIN
+        && !in_peak(config, now)
+        && end - now >= SHORTEST_DRAIN
         && f.battery_soc > f64::from(DRAIN_SOC);
     if !wanted {
         return plan;
     }
     let tz = config.timezone;
     plan.reasons.push(format!(
-        "the drain would be late ({}) → drain slot: {} to {DRAIN_SOC} %, exporting to the grid what the house does not use ([drain] export)",
+        "the drain would be late ({}) → drain slot: {} to {soc} %, exporting to the grid what the house does not use ([drain] export)",
         finish_words(config, f),
-        local_span(tz, now, deadline)
+        local_span(tz, now, end)
     ));
     plan.slot = Some(Slot {
         kind: WindowKind::Drain,
         window: "drain".to_string(),
         start: now,
-        end: deadline,
-        soc: DRAIN_SOC,
+        end,
+        soc,
     });
     plan
+}
+
+/// The SoC to export down to before `due`: what the house (and EV) drains from `due` to the
+/// deadline, at least [`DRAIN_SOC`].
+fn pre_due_soc(config: &Config, f: &Forecast, due: DateTime<Utc>, deadline: DateTime<Utc>) -> u8 {
+    let hours = sun::drain_hours(config, &f.cover, due, deadline);
+    let pct = f64::from(f.power_w()) * hours / (config.schedule.battery_capacity_kwh * 10.0);
+    pct.clamp(f64::from(DRAIN_SOC), 100.0).floor() as u8
 }
 
 /// `finishing Wed 11:45, after the 03:00 refill window` and the like.
@@ -192,15 +332,19 @@ fn finish_words(config: &Config, f: &Forecast) -> String {
         Some(t) => format!("finishing {}", short_local(tz, t)),
         None => "never finishing (no load to drain into)".to_string(),
     };
-    match f.deadline {
-        Some(d) if f.deadline_from_by => {
+    let hhmm = |d: DateTime<Utc>| d.with_timezone(&tz).format("%H:%M").to_string();
+    match (f.deadline, f.deadline_from) {
+        (Some(d), DeadlineFrom::By) => {
             format!("{finish}, after drain.by ({})", short_local(tz, d))
         }
-        Some(d) => format!(
-            "{finish}, after the {} refill window",
-            d.with_timezone(&tz).format("%H:%M")
+        (Some(d), DeadlineFrom::Refill) => format!("{finish}, after the {} refill window", hhmm(d)),
+        (Some(d), DeadlineFrom::Sunrise) => format!("{finish}, after sunrise ({})", hhmm(d)),
+        (Some(d), DeadlineFrom::Peak) => format!(
+            "{finish}, too late for the strip ({} h) to be done by the {} peak",
+            STRIP.num_hours(),
+            hhmm(d + STRIP)
         ),
-        None => finish,
+        (None, _) => finish,
     }
 }
 
@@ -259,6 +403,7 @@ mod tests {
             battery_soc: soc,
             ac_loads_w: [load, 0, 0],
             charger: None,
+            pv_w: None,
         }
     }
 
@@ -311,6 +456,17 @@ mod tests {
         );
         let p = plan_at(&c, at(25, 21, 0), at(25, 19, 40), true);
         let f = forecast(&c, &p, &readings(50.0, 500)).unwrap();
+        // No refill window in November: the morning peak less the strip is the deadline.
+        assert_eq!(
+            (f.deadline, f.deadline_from),
+            (Some(at(26, 5, 0)), DeadlineFrom::Peak)
+        );
+        assert!(!f.on_time);
+        let no_peaks = Config {
+            peaks: Vec::new(),
+            ..c.clone()
+        };
+        let f = forecast(&no_peaks, &p, &readings(50.0, 500)).unwrap();
         assert_eq!(f.deadline, None);
         assert!(f.on_time);
         let c = config("");
@@ -423,12 +579,11 @@ mod tests {
         assert_eq!(f.finish, Some(at(26, 11, 45)));
         let slot = with_export(&c, p, Some(&f)).slot.unwrap();
         assert_eq!((slot.kind, slot.end), (WindowKind::Drain, at(26, 3, 0)));
-        // Thu 03:00, at 1 %: the refill window.
+        // Thu 03:00, at 1 % and stripping: no slot, the battery takes no charge yet.
         let p = plan_at(&c, at(26, 3, 0), due, true);
         let f = forecast(&c, &p, &readings(1.0, 400)).unwrap();
         assert_eq!(f.finish, Some(at(26, 3, 15)));
-        let slot = with_export(&c, p, Some(&f)).slot.unwrap();
-        assert_eq!((slot.kind, slot.soc), (WindowKind::AfterMaintenance, 100));
+        assert_eq!(with_export(&c, p, Some(&f)).slot, None);
         // With the EV at 6 A: 1780 W, empty about 00:19, on time, no drain slot.
         let c = config("[drain]\nexport = true\n[ev]\n");
         let p = plan_at(&c, at(25, 21, 0), due, true);

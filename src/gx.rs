@@ -113,6 +113,11 @@ pub fn drain_readings(snap: &Snapshot, charger: Option<(u16, u16)>) -> crate::dr
         battery_soc: value(reg::BATTERY_SOC),
         ac_loads_w: reg::AC_CONSUMPTION.map(|r| snap.word(r.address).unwrap_or(0)),
         charger,
+        pv_w: crate::drain::pv_estimate(
+            reg::AC_CONSUMPTION.map(|r| snap.word(r.address)),
+            crate::drain::GRID_POWER.map(|a| snap.word(a)),
+            snap.value(reg::BATTERY_POWER),
+        ),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cron;
+pub mod decide;
 pub mod drain;
 pub mod error;
 pub mod ev;

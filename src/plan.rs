@@ -14,6 +14,9 @@ use crate::config::{Config, Window};
 
 /// How far ahead the next window may start and still be put in the slot.
 pub const LOOKAHEAD: TimeDelta = TimeDelta::hours(24);
+/// A `soc = "auto"` window's target until the forecast chooses one (`decide`): the old fixed
+/// default.
+pub const AUTO_FALLBACK_SOC: u8 = 50;
 
 /// Which list a charge window came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,7 +80,11 @@ impl Slot {
             window: window.key.clone(),
             start: instance.start,
             end: instance.end,
-            soc: window.soc,
+            soc: if window.is_auto() {
+                AUTO_FALLBACK_SOC
+            } else {
+                window.soc
+            },
         }
     }
 
@@ -144,7 +151,13 @@ pub fn plan(config: &Config, now: DateTime<Utc>, bms: &BmsReading) -> Plan {
     let due = bms.due(now);
     let active = bms.any_stripping();
     let stage = stage_at(config, now, due, active);
-    let candidates = candidates(config, now, due, stage);
+    let since_done = bms
+        .batteries
+        .iter()
+        .filter(|b| b.strip_pump_run_timer >= 0)
+        .map(|b| TimeDelta::seconds(b.strip_pump_run_timer))
+        .min();
+    let candidates = candidates(config, now, due, stage, since_done);
     let slot = choose(&candidates, now);
     let min_soc = min_soc(config, stage.phase());
     let mut reasons = vec![stage_reason(config, now, due, stage, bms)];
@@ -196,9 +209,9 @@ fn stage_reason(
     );
     match stage {
         Stage::Normal => format!("{due_words}, more than {lead} h away → normal windows"),
-        Stage::Approaching => format!(
-            "{due_words}, within {lead} h → maintenance windows before it, after-maintenance windows from it"
-        ),
+        Stage::Approaching => {
+            format!("{due_words}, within {lead} h → maintenance windows that end by then")
+        }
         Stage::Due => format!(
             "{due_words} and no battery has started it → no charge window: the battery must drain until the BMS starts the cycle"
         ),
@@ -211,7 +224,7 @@ fn stage_reason(
                 .map(|(i, _)| format!("battery {}", i + 1))
                 .collect();
             format!(
-                "maintenance cycle running on {} → only after-maintenance windows that start from now",
+                "maintenance cycle running on {} → no charge window until it is done (the battery takes no charge while it drains and strips)",
                 stripping.join(", ")
             )
         }
@@ -219,7 +232,17 @@ fn stage_reason(
 }
 
 /// Rule 3: the candidate windows of a stage, in start order (equal starts keep config order).
-fn candidates(config: &Config, now: DateTime<Utc>, due: DateTime<Utc>, stage: Stage) -> Vec<Slot> {
+/// No charge window is a candidate while maintenance is due or running: the battery takes no
+/// charge in its maintenance discharge and strip. Once the cycle is done (`since_done`, the
+/// maintenance timer, under [`LOOKAHEAD`]) the after-maintenance windows join the normal ones,
+/// so the next charge window is taken at once.
+fn candidates(
+    config: &Config,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+    stage: Stage,
+    since_done: Option<TimeDelta>,
+) -> Vec<Slot> {
     let s = &config.schedule;
     let instances = |windows: &[Window], kind: WindowKind| -> Vec<Slot> {
         windows
@@ -231,20 +254,24 @@ fn candidates(config: &Config, now: DateTime<Utc>, due: DateTime<Utc>, stage: St
             })
             .collect()
     };
-    let after = |from: DateTime<Utc>| {
-        instances(&s.after_maintenance, WindowKind::AfterMaintenance)
-            .into_iter()
-            .filter(move |slot| slot.start >= from)
-    };
     let mut candidates: Vec<Slot> = match stage {
-        Stage::Normal => instances(&s.normal, WindowKind::Normal),
+        Stage::Normal => {
+            let mut normal = instances(&s.normal, WindowKind::Normal);
+            if let Some(since) = since_done.filter(|d| *d < LOOKAHEAD) {
+                let done = now - since;
+                normal.extend(
+                    instances(&s.after_maintenance, WindowKind::AfterMaintenance)
+                        .into_iter()
+                        .filter(|slot| slot.end > done && slot.start < done + LOOKAHEAD),
+                );
+            }
+            normal
+        }
         Stage::Approaching => instances(&s.maintenance, WindowKind::Maintenance)
             .into_iter()
             .filter(|slot| slot.end <= due)
-            .chain(after(due))
             .collect(),
-        Stage::Due | Stage::Unknown => Vec::new(),
-        Stage::Active => after(now).collect(),
+        Stage::Due | Stage::Unknown | Stage::Active => Vec::new(),
     };
     candidates.sort_by_key(|slot| slot.start);
     candidates
@@ -267,7 +294,7 @@ fn slot_reason(tz: Tz, now: DateTime<Utc>, stage: Stage, slot: Option<&Slot>) ->
             local_span(tz, chosen.start, chosen.end),
             chosen.soc,
         ),
-        None if stage == Stage::Due => "slot cleared".to_string(),
+        None if matches!(stage, Stage::Due | Stage::Active) => "slot cleared".to_string(),
         None => format!(
             "no candidate window running or starting within {} h → slot cleared; the GX runs plain ESS",
             LOOKAHEAD.num_hours()
@@ -443,11 +470,12 @@ reserve_soc = 30
             "{:?}",
             p.reasons
         );
-        // The after-maintenance window is a candidate, starting after due.
+        // No after-maintenance window before the cycle is done: it would be in force while
+        // the battery drains and takes no charge.
         assert!(
-            p.candidates.iter().any(
-                |s| s.kind == WindowKind::AfterMaintenance && s.start == at(2026, 11, 25, 3, 0)
-            )
+            p.candidates
+                .iter()
+                .all(|s| s.kind == WindowKind::Maintenance)
         );
 
         // 21:00, due has passed and nothing strips yet: drain, no window.
@@ -461,20 +489,46 @@ reserve_soc = 30
         assert_eq!(p.slot, None);
         assert!(p.candidates.is_empty());
 
-        // 21:00 with the cycle running: refill from 03:00.
+        // 21:00 with the cycle running: no charge slot at all while it drains and strips.
         let p = plan(
             &c,
             evening,
             &reading(vec![battery((due - evening).num_seconds(), true)]),
         );
         assert_eq!(p.stage, Stage::Active);
-        assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
+        assert_eq!(p.slot, None);
+        assert!(p.reasons[1].contains("slot cleared"), "{:?}", p.reasons);
 
-        // 04:00 still stripping: the running after-maintenance window started before now, so
-        // it is dropped; the next one (tomorrow 03:00, 23 h away) is taken instead.
+        // 04:00 still stripping: still none.
         let late = at(2026, 11, 25, 4, 0);
         let p = plan(&c, late, &reading(vec![battery(-3600, true)]));
-        assert_eq!(local_slot(&p), slot("Thu 26 03:00", "Thu 26 07:00", 100));
+        assert_eq!(p.slot, None);
+    }
+
+    #[test]
+    fn once_the_strip_ends_the_next_charge_window_is_taken_at_once() {
+        let text = format!("{CONFIG}[[schedule.normal]]\nstart = \"10:00\"\nend = \"16:00\"\n");
+        let c = Config::parse(&text, &Overrides::default()).unwrap();
+        // The cycle ended at 05:10 (the timer restarted): a charge window running now is
+        // taken at once; here the refill window 03:00-07:00 (the night normal window is left
+        // out of this config).
+        let done = at(2026, 11, 25, 5, 10);
+        let now = at(2026, 11, 25, 6, 0);
+        let b = Battery {
+            strip_pump_run_timer: (now - done).num_seconds(),
+            ..battery(259_200 - (now - done).num_seconds(), false)
+        };
+        let p = plan(&c, now, &reading(vec![b.clone()]));
+        assert_eq!(p.stage, Stage::Normal);
+        assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
+        // A day later the after-maintenance windows are no longer candidates.
+        let day_later = now + TimeDelta::hours(25);
+        let b = Battery {
+            strip_pump_run_timer: (day_later - done).num_seconds(),
+            ..battery(259_200 - (day_later - done).num_seconds(), false)
+        };
+        let p = plan(&c, day_later, &reading(vec![b]));
+        assert!(p.candidates.iter().all(|s| s.kind == WindowKind::Normal));
     }
 
     #[test]
@@ -487,8 +541,9 @@ reserve_soc = 30
             morning,
             &reading(vec![battery((due - morning).num_seconds(), false)]),
         );
-        // 13:00-16:00 ends after 15:00 → not a candidate; next is 03:00 tomorrow, 20 h away.
-        assert_eq!(local_slot(&p), slot("Wed 25 03:00", "Wed 25 07:00", 100));
+        // 13:00-16:00 ends after 15:00 → not a candidate, and no after-maintenance window
+        // before the cycle is done: the slot is cleared.
+        assert_eq!(local_slot(&p), None);
     }
 
     #[test]

@@ -254,9 +254,9 @@ fn run_rules(config: &Config, s: &mut State) {
             0,
         ],
         charger: s.kicking.then(|| (clamp_u16(ev_w), rules::STATUS_CHARGING)),
+        pv_w: Some(solar(config, s.t)),
     };
-    let forecast = drain::forecast(config, &plan, &readings);
-    let plan = drain::with_export(config, plan, forecast.as_ref());
+    let plan = crate::decide::decide(config, plan, Some(&readings)).plan;
     s.min_soc = plan
         .min_soc
         .map(f64::from)
@@ -508,6 +508,10 @@ fn slot_power(config: &Config, slot: &Slot, soc: f64, net: f64, hours_left: f64)
         } else {
             0.0
         };
+    }
+    if soc > target + 0.5 {
+        // Above the target with battery → grid blocked: the battery feeds the loads down to it.
+        return -net.clamp(0.0, m.discharge_w);
     }
     if soc >= target - 0.05 {
         return 0.0;

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use sunrise::{Coordinates, SolarDay, SolarEvent};
 
 use crate::clock;
-use crate::config::SiteConfig;
+use crate::config::{Config, SiteConfig};
 
 /// One local day's sunrise and sunset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,112 @@ pub fn is_day(site: &SiteConfig, tz: Tz, t: DateTime<Utc>) -> bool {
     daylight(site, clock::local(tz, t).date()).is_some_and(|d| d.contains(t))
 }
 
+/// When the forecast takes solar to cover the house, so that the battery does not drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cover {
+    /// Never: no `[site]`, or the GX's solar by day is below the house load.
+    Never,
+    /// From sunrise to sunset: the GX's solar by day covers the house load.
+    Daylight,
+    /// The middle half of daylight: no solar reading by day (at night, or none from the GX),
+    /// so a fair day is assumed.
+    Midday,
+}
+
+/// The cover the forecast assumes at `now` from the GX's solar reading (if any) and the house
+/// load.
+pub fn cover(config: &Config, now: DateTime<Utc>, pv_w: Option<f64>, load_w: f64) -> Cover {
+    let Some(site) = config.site else {
+        return Cover::Never;
+    };
+    match pv_w {
+        Some(pv) if is_day(&site, config.timezone, now) => {
+            if pv >= load_w {
+                Cover::Daylight
+            } else {
+                Cover::Never
+            }
+        }
+        _ => Cover::Midday,
+    }
+}
+
+/// The spans in which solar covers the house, from the day before `from` for `days` days.
+fn covered(
+    config: &Config,
+    cover: &Cover,
+    from: DateTime<Utc>,
+    days: u64,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let Some(site) = config.site else {
+        return Vec::new();
+    };
+    spans(
+        &site,
+        config.timezone,
+        from - chrono::TimeDelta::days(1),
+        days + 1,
+    )
+    .into_iter()
+    .filter_map(|d| match cover {
+        Cover::Never => None,
+        Cover::Daylight => Some((d.sunrise, d.sunset)),
+        Cover::Midday => {
+            let quarter = (d.sunset - d.sunrise) / 4;
+            Some((d.sunrise + quarter, d.sunset - quarter))
+        }
+    })
+    .collect()
+}
+
+fn hours(d: chrono::TimeDelta) -> f64 {
+    d.num_seconds() as f64 / 3600.0
+}
+
+/// When `drain_h` hours of draining are done from `start`, skipping the spans solar covers.
+pub fn after_drain_hours(
+    config: &Config,
+    cover: &Cover,
+    start: DateTime<Utc>,
+    drain_h: f64,
+) -> DateTime<Utc> {
+    let mut t = start;
+    let mut left = drain_h.max(0.0);
+    for (a, b) in covered(config, cover, start, 9) {
+        if b <= t {
+            continue;
+        }
+        if a > t {
+            let gap = hours(a - t);
+            if left <= gap {
+                break;
+            }
+            left -= gap;
+        }
+        t = b;
+    }
+    t + chrono::TimeDelta::seconds((left * 3600.0).round() as i64)
+}
+
+/// Hours of draining in `[from, until)`: the span less what solar covers.
+pub fn drain_hours(
+    config: &Config,
+    cover: &Cover,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> f64 {
+    if until <= from {
+        return 0.0;
+    }
+    let days = (until - from).num_days().unsigned_abs() + 2;
+    let shaded: f64 = covered(config, cover, from, days)
+        .into_iter()
+        .map(|(a, b)| hours(b.min(until) - a.max(from)).max(0.0))
+        .sum();
+    (hours(until - from) - shaded).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +185,40 @@ mod tests {
         assert_eq!(
             next_sunrise(&HOBART, Hobart, hobart(2026, 6, 21, 21, 0)).map(|t| t > june.sunset),
             Some(true)
+        );
+    }
+
+    #[test]
+    fn the_drain_skips_the_hours_solar_covers() {
+        let c = crate::testing::config("[site]\nlatitude = -42.88\nlongitude = 147.33\n");
+        // 21 Jun 21:00, 14 h of draining: to the middle half of daylight (~09:56-14:26),
+        // which does not count, then the last hour after it.
+        let start = hobart(2026, 6, 21, 21, 0);
+        let end = after_drain_hours(&c, &Cover::Midday, start, 14.0);
+        assert!(
+            end > hobart(2026, 6, 22, 15, 15) && end < hobart(2026, 6, 22, 15, 45),
+            "{end}"
+        );
+        let never = after_drain_hours(&c, &Cover::Never, start, 14.0);
+        assert_eq!(never, hobart(2026, 6, 22, 11, 0));
+        let h = drain_hours(
+            &c,
+            &Cover::Daylight,
+            hobart(2026, 6, 22, 0, 0),
+            hobart(2026, 6, 23, 0, 0),
+        );
+        assert!((14.5..15.5).contains(&h), "{h}");
+        // Without [site] nothing is covered.
+        let plain = crate::testing::config("");
+        assert_eq!(cover(&plain, start, Some(5000.0), 400.0), Cover::Never);
+        assert_eq!(cover(&c, start, None, 400.0), Cover::Midday);
+        assert_eq!(
+            cover(&c, hobart(2026, 6, 22, 12, 0), Some(900.0), 400.0),
+            Cover::Daylight
+        );
+        assert_eq!(
+            cover(&c, hobart(2026, 6, 22, 12, 0), Some(200.0), 400.0),
+            Cover::Never
         );
     }
 

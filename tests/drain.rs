@@ -50,12 +50,12 @@ fn a_late_drain_is_warned_and_nothing_changes_without_export() {
     assert_eq!(d["finish"], "2026-11-26T00:45:00+00:00");
     assert_eq!(d["deadline"], "2026-11-25T16:00:00+00:00");
     assert_eq!(d["on_time"], false);
-    // The rules are unchanged: the refill window.
-    assert_eq!(doc["slot"]["kind"], "after_maintenance");
+    // No slot while the battery is in its cycle, late or not.
+    assert!(doc["slot"].is_null(), "{}", doc["slot"]);
     let r = site.run(&["apply", "--at", AT]);
     assert_eq!(r.code, 0, "{r:?}");
     let slot = site.gx.state().slot();
-    assert_eq!((slot[0], slot[2], slot[3]), (0, 1, 100), "{slot:?}");
+    assert_eq!((common::slot_start(&slot), slot[1]), (0, 0), "{slot:?}");
     // The text report shows the forecast and the drain on the timeline.
     let r = site.run(&["plan", "--at", AT]);
     has(&r.stdout, "Maintenance drain (forecast)");
@@ -100,7 +100,7 @@ fn a_drain_on_time_gets_no_drain_slot() {
     let doc = json(&r.stdout);
     assert_eq!(doc["drain"]["on_time"], true);
     assert_eq!(doc["drain"]["load_source"], "config");
-    assert_eq!(doc["slot"]["kind"], "after_maintenance");
+    assert!(doc["slot"].is_null(), "{}", doc["slot"]);
     assert_eq!(site.gx.state().slot()[0], 0);
 }
 
@@ -125,10 +125,7 @@ fn the_ev_counts_in_the_forecast() {
         (Some(400), Some(1380))
     );
     assert_eq!(doc["drain"]["on_time"], true);
-    assert_eq!(
-        doc["slot"]["kind"], "after_maintenance",
-        "no drain slot: the car takes it"
-    );
+    assert!(doc["slot"].is_null(), "no drain slot: the car takes it");
     // The charger was read on unit 40 and the GX written on unit 100.
     assert!(
         site.gx
@@ -143,11 +140,26 @@ fn the_ev_counts_in_the_forecast() {
 fn the_simulated_gx_discharges_a_drain_slot_at_the_rate_that_reaches_1_percent() {
     // Real time, so the slot is in force now: a deadline six hours ahead.
     let deadline = DateTime::<Utc>::from(std::time::SystemTime::now()) + TimeDelta::hours(6);
-    let by = deadline
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&chrono_tz::Australia::Hobart)
+            .format("%H:%M")
+            .to_string()
+    };
+    let by = local(deadline);
+    // A drain slot is never in force in a peak, and ends where one starts: the only peak
+    // here is a minute at 07:00 or 16:00 (outside every charge window), whichever is not in
+    // the next six hours.
+    let now_local = deadline - TimeDelta::hours(6);
+    let hour = now_local
         .with_timezone(&chrono_tz::Australia::Hobart)
-        .format("%H:%M")
-        .to_string();
-    let site = stripping_site(&format!("[drain]\nexport = true\nby = \"{by}\"\n"));
+        .format("%H")
+        .to_string()
+        .parse::<u32>()
+        .unwrap();
+    let peak = if (1..=7).contains(&hour) { "16" } else { "07" };
+    let site = stripping_site(&format!(
+        "[drain]\nexport = true\nby = \"{by}\"\n[[peak]]\nstart = \"{peak}:00\"\nend = \"{peak}:01\"\n"
+    ));
     let r = site.run(&["apply"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(site.gx.state().slot()[3], 1, "a drain slot");

@@ -21,3 +21,48 @@ fn print_the_month_table() {
         }
     }
 }
+
+/// One scenario's maintenances and hours, for reading a trace by hand: `TRACE=season,house,hour,policy`
+/// with indices into `Season::ALL`, `House::ALL`, the due hour, and 0-2 into `policies()`.
+#[test]
+#[ignore = "prints a trace; run by hand"]
+fn trace_one_scenario() {
+    use zcell_scheduler::scenarios::{House, Scenario, Season};
+    let spec = std::env::var("TRACE").unwrap_or_else(|_| "0,0,22,0".into());
+    let v: Vec<usize> = spec.split(',').map(|x| x.parse().unwrap()).collect();
+    let scenario = Scenario {
+        season: Season::ALL[v[0]],
+        house: House::ALL[v[1]],
+        first_due_hour: v[2] as u32,
+    };
+    let (_, base, policy) = scenarios::policies().remove(v[3]);
+    let (sim, totals) = scenarios::run_one(&base, &scenario, policy).unwrap();
+    let tz = chrono_tz::Australia::Hobart;
+    let f =
+        |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%a %d %H:%M").to_string();
+    for m in &sim.maintenances {
+        println!(
+            "due {} empty {:?} done {:?}",
+            f(m.due),
+            m.empty.map(f),
+            m.done.map(f)
+        );
+    }
+    if std::env::var("HOURS").is_ok() {
+        for s in &sim.samples {
+            println!(
+                "{} soc {:5.1} {:9} bat {:6.0} grid {:6.0} peak {} slot {:?}",
+                f(s.t),
+                s.soc,
+                s.phase,
+                s.battery_w,
+                s.grid_w,
+                s.peak,
+                s.slot
+                    .as_ref()
+                    .map(|x| (x.window.clone(), f(x.start), f(x.end), x.soc))
+            );
+        }
+    }
+    println!("{}", totals.cells());
+}

@@ -1,0 +1,144 @@
+//! One home for the decision: the plan, the `soc = "auto"` targets, the drain forecast, the
+//! drain slot and the warnings, in that order. `plan`, `apply`, `status` and `simulate` all
+//! call [`decide`], so what they show is what `apply` writes.
+
+use crate::config::Config;
+use crate::drain::{self, Forecast, Readings};
+use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
+use crate::plan::{Plan, Slot, Stage, WindowKind};
+use crate::sun;
+
+/// The house load the auto target assumes when neither `[drain] night_load_w` nor the GX
+/// gives one, W.
+pub const DEFAULT_LOAD_W: u32 = 400;
+
+/// What the rules decided, with the forecast behind it and what the owner should know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub plan: Plan,
+    pub forecast: Option<Forecast>,
+    pub warnings: Vec<String>,
+}
+
+/// The chain: `plan` (from `plan::plan` or `plan::safe_plan`) with its auto targets chosen,
+/// the drain forecast from the GX's readings (none without them), the drain slot with
+/// `[drain] export`, and the late-drain warning.
+pub fn decide(config: &Config, plan: Plan, readings: Option<&Readings>) -> Decision {
+    let plan = with_auto_targets(config, plan, readings);
+    let forecast = readings.and_then(|r| drain::forecast(config, &plan, r));
+    let plan = drain::with_export(config, plan, forecast.as_ref());
+    let warnings = forecast
+        .as_ref()
+        .and_then(|f| drain::late_warning(config, &plan, f))
+        .into_iter()
+        .collect();
+    Decision {
+        plan,
+        forecast,
+        warnings,
+    }
+}
+
+/// The house (and EV) load the auto target drains into, W: `[drain] night_load_w`, else the
+/// GX's loads less the charger's own power, else [`DEFAULT_LOAD_W`]; and the EV's, when
+/// `[ev]` is on and a car is connected.
+fn loads(config: &Config, readings: Option<&Readings>) -> (u32, u32) {
+    let charger = readings.and_then(|r| r.charger);
+    let ev_power = charger.map_or(0, |(power, _)| u32::from(power));
+    let house = config.drain.night_load_w.unwrap_or_else(|| {
+        readings.map_or(DEFAULT_LOAD_W, |r| {
+            let sum: u32 = r.ac_loads_w.iter().map(|w| u32::from(*w)).sum();
+            sum.saturating_sub(ev_power)
+        })
+    });
+    let connected = charger.is_some_and(|(_, s)| STATUS_READY.contains(&s) || s == STATUS_CHARGING);
+    let ev = match &config.ev {
+        Some(ev) if ev.enabled && connected => u32::from(ev.current_a) * u32::from(NOMINAL_VOLTS),
+        _ => 0,
+    };
+    (house, ev)
+}
+
+/// The target of a `soc = "auto"` maintenance window: as much as the house (and a connected
+/// EV) can drain from the window's end to the drain's deadline, not counting the hours solar
+/// covers the house — which covers the peaks in between — plus `maintenance_min_soc`, at most
+/// 100 %. With `[drain] export` no more is needed: the drain slot empties what is left once
+/// the peak is over.
+pub fn auto_target(config: &Config, plan: &Plan, slot: &Slot, readings: Option<&Readings>) -> u8 {
+    let Some(due) = plan.due else {
+        return slot.soc;
+    };
+    let (house, ev) = loads(config, readings);
+    let cover = sun::cover(
+        config,
+        plan.now,
+        readings.and_then(|r| r.pv_w),
+        f64::from(house),
+    );
+    let (deadline, _) = drain::deadline_of(config, due);
+    let until = deadline.unwrap_or(due + crate::plan::LOOKAHEAD);
+    let hours = sun::drain_hours(config, &cover, slot.end, until);
+    let wh = f64::from(house + ev) * hours;
+    let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
+    let pct = wh / capacity_wh * 100.0 + f64::from(config.schedule.maintenance_min_soc);
+    pct.clamp(0.0, 100.0).round() as u8
+}
+
+/// An auto window's target; a normal window's own target capped by it.
+fn capped(config: &Config, plan: &Plan, slot: &Slot, readings: Option<&Readings>) -> u8 {
+    let auto = auto_target(config, plan, slot, readings);
+    match slot.kind {
+        WindowKind::Normal => auto.min(slot.soc),
+        _ => auto,
+    }
+}
+
+/// The plan with every `soc = "auto"` maintenance window's target chosen (in the candidates
+/// and the slot), and a reason saying how. With any auto window, a normal window that ends
+/// before the due is capped likewise, so the battery does not go into the maintenance full
+/// from the night before.
+fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Plan {
+    let any_auto = config.schedule.maintenance.iter().any(|w| w.is_auto());
+    let Some(due) = plan.due else { return plan };
+    if !any_auto || !matches!(plan.stage, Stage::Approaching | Stage::Normal) {
+        return plan;
+    }
+    let is_auto = |slot: &Slot| match slot.kind {
+        WindowKind::Maintenance => config
+            .schedule
+            .maintenance
+            .iter()
+            .any(|w| w.key == slot.window && w.is_auto()),
+        WindowKind::Normal => slot.end <= due,
+        _ => false,
+    };
+    let targets: Vec<Option<u8>> = plan
+        .candidates
+        .iter()
+        .map(|c| is_auto(c).then(|| capped(config, &plan, c, readings)))
+        .collect();
+    for (c, t) in plan.candidates.iter_mut().zip(&targets) {
+        if let Some(t) = t {
+            c.soc = *t;
+        }
+    }
+    let chosen = plan
+        .slot
+        .as_ref()
+        .filter(|s| is_auto(s))
+        .map(|s| capped(config, &plan, s, readings));
+    if let (Some(slot), Some(t)) = (plan.slot.as_mut(), chosen) {
+        if slot.soc == t {
+            return plan;
+        }
+        slot.soc = t;
+        let (house, ev) = loads(config, readings);
+        plan.reasons.push(format!(
+            "{} soc \"auto\" → {t} %: what {} W can drain from {} to the drain's deadline, by night or while solar does not cover the house",
+            slot.window,
+            house + ev,
+            crate::plan::short_local(config.timezone, slot.end)
+        ));
+    }
+    plan
+}
