@@ -451,7 +451,7 @@ fn measure(binary: &Path, case: &Case, runs: usize, time_v: &Path) -> Result<Row
     let mut argv = vec!["--config", config.as_str()];
     argv.extend_from_slice(case.args);
     // One unmeasured run settles the GX (Dynamic ESS mode, capacity) as a real site would be.
-    let _ = run(binary, &["--config", config.as_str(), "apply"])?;
+    let _ = run(binary, &["--config", config.as_str(), "apply", "--at", AT])?;
     let mut row = Row {
         name: case.name,
         runs,
