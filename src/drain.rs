@@ -187,9 +187,9 @@ pub fn deadline(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>
 }
 
 /// The drain's deadline from `start`: `[drain] by` when set; otherwise the earliest of the
-/// first after-maintenance window's start, sunrise at `[site]`, and the first peak time (on
-/// any day) at least [`STRIP`] after `start`, less the strip (so the strip is done when the
-/// peak starts), each at or after `start`.
+/// first after-maintenance window's start, sunrise at `[site]`, and the first morning peak
+/// time (on any day) at least [`STRIP`] after `start`, less the strip (so the strip is done
+/// when the peak starts), each at or after `start`.
 pub fn deadline_of(config: &Config, start: DateTime<Utc>) -> (Option<DateTime<Utc>>, DeadlineFrom) {
     if config.drain.by.is_some() {
         return (by_or_refill(config, start), DeadlineFrom::By);
@@ -220,15 +220,18 @@ pub fn next_peak_start(config: &Config, t: DateTime<Utc>) -> Option<DateTime<Utc
         .min()
 }
 
-/// The first start time of a peak window at or after `t` on any day, whatever days the peak
-/// applies on: the strip is kept clear of peak times every day, so that where it lands (and
-/// so where the next maintenance falls due) stays put from cycle to cycle.
+/// The first start time of a morning peak (one that starts before noon) at or after `t` on
+/// any day, whatever days the peak applies on: the strip is kept clear of the morning peak
+/// every day, so that where it lands (and so where the next maintenance falls due) stays put
+/// from cycle to cycle. An evening peak is no deadline: the battery covers it, and the drain
+/// comes after it.
 pub fn next_peak_time(config: &Config, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let tz = config.timezone;
     let today = clock::local(tz, t).date();
     config
         .peaks
         .iter()
+        .filter(|p| p.start.minutes() < 12 * 60)
         .flat_map(|p| {
             (0..2).filter_map(move |d| {
                 let date = today.checked_add_days(Days::new(d))?;
@@ -287,14 +290,22 @@ pub fn with_export(config: &Config, mut plan: Plan, f: Option<&Forecast>) -> Pla
             (due, pre_due_soc(config, f, due, deadline))
         }
         (Stage::Approaching, _) => return plan,
-        _ => (next_peak.map_or(deadline, |p| p.min(deadline)), DRAIN_SOC),
+        // A peak before the deadline: it is covered first, and the drain comes after it.
+        _ if next_peak.is_some_and(|p| p < deadline) => return plan,
+        _ => (deadline, DRAIN_SOC),
     };
     let window_now = plan.slot.as_ref().is_some_and(|s| s.contains(now));
     let wanted = config.drain.export
         && matches!(plan.stage, Stage::Due | Stage::Active | Stage::Approaching)
         && !(plan.stage == Stage::Approaching && window_now)
-        && f64::from(soc) + 2.0 < f.battery_soc
-        && !f.on_time
+        && f.battery_soc
+            > f64::from(soc)
+                + if plan.stage == Stage::Approaching {
+                    2.0
+                } else {
+                    0.0
+                }
+        && (!f.on_time || timed(plan.stage, f))
         && !in_peak(config, now)
         && end - now >= SHORTEST_DRAIN
         && f.battery_soc > f64::from(DRAIN_SOC);
@@ -302,9 +313,13 @@ pub fn with_export(config: &Config, mut plan: Plan, f: Option<&Forecast>) -> Pla
         return plan;
     }
     let tz = config.timezone;
+    let why = if f.on_time {
+        "the drain is on time; timed to end at the deadline, so the strip ends at the same time of day every cycle".to_string()
+    } else {
+        format!("the drain would be late ({})", finish_words(config, f))
+    };
     plan.reasons.push(format!(
-        "the drain would be late ({}) → drain slot: {} to {soc} %, exporting to the grid what the house does not use ([drain] export)",
-        finish_words(config, f),
+        "{why} → drain slot: {} to {soc} %, exporting to the grid what the house does not use ([drain] export)",
         local_span(tz, now, end)
     ));
     plan.slot = Some(Slot {
@@ -315,6 +330,13 @@ pub fn with_export(config: &Config, mut plan: Plan, f: Option<&Forecast>) -> Pla
         soc,
     });
     plan
+}
+
+/// Once maintenance is due, a drain on time is timed too (without an EV taking the energy):
+/// the drain slot empties the battery exactly at the deadline, so the strip ends at the same
+/// time of day cycle after cycle and the next due stays clear of the morning.
+fn timed(stage: Stage, f: &Forecast) -> bool {
+    matches!(stage, Stage::Due | Stage::Active) && f.ev_w == 0
 }
 
 /// The SoC to export down to before `due`: what the house (and EV) drains from `due` to the
@@ -508,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn export_writes_a_drain_slot_only_when_late_and_due() {
+    fn export_drains_after_the_peak_and_times_the_drain_to_the_deadline() {
         let c = config("[drain]\nexport = true\n");
         let now = at(25, 21, 0);
         let p = plan_at(&c, now, at(25, 19, 40), true);
@@ -520,17 +542,37 @@ mod tests {
             (WindowKind::Drain, now, at(26, 3, 0), 1)
         );
         assert!(late_warning(&c, &drained, &f).is_none());
-        // On time: unchanged.
+        // On time: the same slot, timed to empty the battery at the deadline.
         let f_ok = forecast(&c, &p, &readings(10.0, 400)).unwrap();
-        assert_eq!(with_export(&c, p.clone(), Some(&f_ok)), p);
+        assert!(f_ok.on_time);
+        let timed = with_export(&c, p.clone(), Some(&f_ok)).slot.unwrap();
+        assert_eq!((timed.kind, timed.end), (WindowKind::Drain, at(26, 3, 0)));
         // At 1 % or below: nothing left to drain.
         let f_low = forecast(&c, &p, &readings(1.0, 0)).unwrap();
         assert_eq!(with_export(&c, p.clone(), Some(&f_low)), p);
-        // Approaching: never a drain slot, however late.
+        // In a peak, or with a peak before the deadline: no drain slot; the peak is covered
+        // first (Wed 17:00, overdue since 15:00, the 16:00-21:00 peak running).
+        let p = plan_at(&c, at(25, 17, 0), at(25, 15, 0), true);
+        let f = forecast(&c, &p, &readings(80.0, 400)).unwrap();
+        assert!(!f.on_time);
+        assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+        let p = plan_at(&c, at(25, 11, 0), at(25, 10, 0), true);
+        let f = forecast(&c, &p, &readings(80.0, 400)).unwrap();
+        assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+        // Approaching, with a peak still to come before due: no drain slot, however late.
         let p = plan_at(&c, at(25, 7, 0), at(25, 19, 40), false);
         let f = forecast(&c, &p, &readings(59.0, 100)).unwrap();
         assert!(!f.on_time);
         assert_eq!(with_export(&c, p.clone(), Some(&f)), p);
+        // Approaching after the last peak before due (due Thu 04:00): export down to what the
+        // house drains from due to the deadline (05:00, the 07:00 peak less the strip).
+        let p = plan_at(&c, at(25, 21, 0), at(26, 4, 0), false);
+        let f = forecast(&c, &p, &readings(90.0, 400)).unwrap();
+        let pre = with_export(&c, p.clone(), Some(&f)).slot.unwrap();
+        assert_eq!(
+            (pre.kind, pre.start, pre.end, pre.soc),
+            (WindowKind::Drain, at(25, 21, 0), at(26, 4, 0), 4)
+        );
         // At the deadline itself: the refill window, not an empty drain.
         let p = plan_at(&c, at(26, 3, 0), at(25, 19, 40), true);
         let f = forecast(&c, &p, &readings(40.0, 400)).unwrap();

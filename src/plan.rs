@@ -267,10 +267,22 @@ fn candidates(
             }
             normal
         }
-        Stage::Approaching => instances(&s.maintenance, WindowKind::Maintenance)
-            .into_iter()
-            .filter(|slot| slot.end <= due)
-            .collect(),
+        // With `soc = "auto"` the normal windows that end by due stay too (`decide` caps
+        // them at what the house can drain by the deadline), so the peaks before it are
+        // covered.
+        Stage::Approaching => {
+            let auto = s.maintenance.iter().any(Window::is_auto);
+            let normal = if auto {
+                instances(&s.normal, WindowKind::Normal)
+            } else {
+                Vec::new()
+            };
+            instances(&s.maintenance, WindowKind::Maintenance)
+                .into_iter()
+                .chain(normal)
+                .filter(|slot| slot.end <= due)
+                .collect()
+        }
         Stage::Due | Stage::Unknown | Stage::Active => Vec::new(),
     };
     candidates.sort_by_key(|slot| slot.start);

@@ -378,11 +378,12 @@ fn run_ev_kick(config: &Config, s: &mut State) {
 
 /// The BMS: starts the cycle at `due`, strips once empty, restarts its timer after the strip.
 fn maintenance_step(config: &Config, s: &mut State, book: &mut Book) {
+    if s.cycle == Cycle::Idle && s.t >= s.due {
+        s.cycle = Cycle::Draining;
+        book.maintenance_started(config, s.due.min(s.t));
+    }
+    // A battery already empty at due strips at once.
     match s.cycle {
-        Cycle::Idle if s.t >= s.due => {
-            s.cycle = Cycle::Draining;
-            book.maintenance_started(config, s.due.min(s.t));
-        }
         Cycle::Draining if s.soc <= config.simulate.empty_soc + 0.01 => {
             s.soc = 0.0;
             let hours = config.simulate.strip_hours;

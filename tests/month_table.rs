@@ -66,3 +66,37 @@ fn trace_one_scenario() {
     }
     println!("{}", totals.cells());
 }
+
+/// Every late cycle of a policy (`LATE=0..2`), with its due and strip end, for reading by hand.
+#[test]
+#[ignore = "prints the late cycles; run by hand"]
+fn print_late_cycles() {
+    let which: usize = std::env::var("LATE").map_or(0, |v| v.parse().unwrap());
+    let (_, base, policy) = scenarios::policies().remove(which);
+    let tz = chrono_tz::Australia::Hobart;
+    let f = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%a %d %b %H:%M").to_string()
+    };
+    for s in scenarios::all() {
+        let (sim, _) = scenarios::run_one(&base, &s, policy).unwrap();
+        let config = zcell_scheduler::config::Config::parse(
+            &scenarios::config_text(&base, &s),
+            &Default::default(),
+        )
+        .unwrap();
+        for m in &sim.maintenances {
+            let deadline = scenarios::seven_after(&config, m.due);
+            if m.done.is_none_or(|d| d > deadline) {
+                println!(
+                    "{:?}/{:?}/{}: due {} empty {:?} done {:?}",
+                    s.season,
+                    s.house,
+                    s.first_due_hour,
+                    f(m.due),
+                    m.empty.map(f),
+                    m.done.map(f)
+                );
+            }
+        }
+    }
+}
