@@ -648,8 +648,22 @@ fn carry_out(
             if !starting {
                 // A failed stop keeps the record, so the next run tries again.
                 done.after = before.cloned();
-            } else if undo_start(ev, device, found) && state::clear(path).is_ok() {
-                done.after = None;
+            } else if undo_start(ev, device, found) {
+                if state::clear(path).is_ok() {
+                    done.after = None;
+                }
+            } else {
+                // Neither the start nor its undo stuck: the next run puts the charger back.
+                let unsettled = Record::Unsettled {
+                    since: decision_time(decision, before),
+                    previous_mode: found.mode,
+                    previous_current_a: found.set_current_a,
+                    previous_start_stop: Some(found.start_stop),
+                };
+                match state::save(path, &unsettled) {
+                    Ok(()) => done.after = Some(unsettled),
+                    Err(e) => done.state_error = Some(e),
+                }
             }
             return;
         }
@@ -663,6 +677,15 @@ fn carry_out(
     };
     if let Err(e) = result {
         done.state_error = Some(e);
+    }
+}
+
+/// When the kick this run recorded started.
+fn decision_time(decision: &Decision, before: Option<&Record>) -> chrono::DateTime<chrono::Utc> {
+    match (&decision.record, before) {
+        (NextRecord::Set(Record::Kicking { started_at, .. }), _) => *started_at,
+        (_, Some(Record::Kicking { started_at, .. })) => *started_at,
+        _ => crate::clock::now(),
     }
 }
 

@@ -114,15 +114,22 @@ fn stop_kick(
     writes: &mut Vec<Write>,
     failures: &mut Failures,
 ) -> Option<String> {
-    let Some(rules::Record::Kicking {
-        previous_mode,
-        previous_current_a,
-        previous_start_stop,
-        ..
-    }) = state::load(&ev.state_file).record().cloned()
-    else {
-        return None;
-    };
+    let (previous_mode, previous_current_a, previous_start_stop) =
+        match state::load(&ev.state_file).record().cloned() {
+            Some(rules::Record::Kicking {
+                previous_mode,
+                previous_current_a,
+                previous_start_stop,
+                ..
+            })
+            | Some(rules::Record::Unsettled {
+                previous_mode,
+                previous_current_a,
+                previous_start_stop,
+                ..
+            }) => (previous_mode, previous_current_a, previous_start_stop),
+            _ => return None,
+        };
     let reached = charger::reach(config, ev, gx);
     let (Some(mut device), Some(Ok(found))) = (reached.device, reached.reading) else {
         failures.add(
@@ -181,7 +188,7 @@ pub fn anything_to_give_back(config: &Config, handback_path: &Path) -> bool {
     let kicking = config.ev.as_ref().is_some_and(|ev| {
         matches!(
             state::load(&ev.state_file).record(),
-            Some(rules::Record::Kicking { .. })
+            Some(rules::Record::Kicking { .. } | rules::Record::Unsettled { .. })
         )
     });
     kicking || handback_path.exists()

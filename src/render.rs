@@ -577,6 +577,16 @@ fn record_text(tz: Tz, r: Option<&Record>) -> String {
                 None => "",
             }
         ),
+        Some(Record::Unsettled {
+            since,
+            previous_mode,
+            previous_current_a,
+            ..
+        }) => format!(
+            "a start at {} did not read back: the next run puts the charger back ({} mode, {previous_current_a} A)",
+            long_local(tz, *since),
+            rules::mode_name(*previous_mode)
+        ),
         Some(Record::StoodDown { since, reason }) => {
             format!("standing down since {} ({reason})", long_local(tz, *since))
         }

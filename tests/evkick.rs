@@ -397,7 +397,7 @@ fn a_corrupt_state_file_means_not_kicking_and_is_reported() {
 }
 
 #[test]
-fn a_dropped_write_exits_5_and_leaves_no_record_of_a_kick() {
+fn a_dropped_write_exits_5_and_leaves_the_charger_as_found() {
     let k = Kick::new();
     k.site.gx.state().fault = common::gx::Fault::DropWrites;
     let run = k.run(&[]);
@@ -407,6 +407,28 @@ fn a_dropped_write_exits_5_and_leaves_no_record_of_a_kick() {
         &run.stderr,
         "EVCS mode (3815) reads 1 (auto) after writing 0 (manual)",
     );
+    // The undo read back as found (nothing had landed): no record is needed.
+    assert_eq!(k.charger(), (1, 16, 0));
+    assert!(k.record().is_none(), "{:?}", k.record());
+}
+
+#[test]
+fn an_unsettled_start_is_put_back_by_the_next_run() {
+    let k = Kick::new();
+    // A run whose start and undo both failed to read back left this; half of the start had
+    // landed after all (manual, started).
+    std::fs::write(
+        k.state_file(),
+        "{\"state\": \"unsettled\", \"since\": \"2026-11-23T20:00:00Z\", \"previous_mode\": 1, \"previous_current_a\": 16, \"previous_start_stop\": 0}",
+    )
+    .unwrap();
+    k.site.gx.state().set(EV, MODE, 0);
+    k.site.gx.state().set(EV, START_STOP, 1);
+    let run = k.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    has(&run.stdout, "did not read back: putting the charger back");
+    assert!(k.site.gx.settle());
+    assert_eq!(k.charger(), (1, 16, 0), "auto, 16 A, stopped: as found");
     assert!(k.record().is_none(), "{:?}", k.record());
 }
 

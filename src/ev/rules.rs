@@ -116,6 +116,16 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_start_stop: Option<u16>,
     },
+    /// A start that did not read back and could not be undone in the same run: the next run
+    /// puts the charger back as found, whatever it holds then, so no charge is left running
+    /// that no run would stop.
+    Unsettled {
+        since: DateTime<Utc>,
+        previous_mode: u16,
+        previous_current_a: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_start_stop: Option<u16>,
+    },
     /// The owner took the charger over during this discharge: hands off until it ends.
     StoodDown {
         since: DateTime<Utc>,
@@ -329,6 +339,24 @@ pub fn decide(i: &Inputs) -> Decision {
                 current_a: *current_a,
                 previous_start_stop: *previous_start_stop,
             },
+        ),
+        Some(Record::Unsettled {
+            since,
+            previous_mode,
+            previous_current_a,
+            previous_start_stop,
+        }) => facts.decision(
+            Action::Stop {
+                mode: *previous_mode,
+                current_a: *previous_current_a,
+                restart: restarts(*previous_start_stop, *previous_mode),
+            },
+            NextRecord::Clear,
+            false,
+            format!(
+                "a start at {} did not read back: putting the charger back as it was found",
+                facts.short(*since)
+            ),
         ),
         Some(Record::StoodDown { since, reason }) => stood_down(&facts, *since, reason),
         Some(Record::BackedOff { since, reason }) => {
