@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::drain::{self, Forecast, Readings};
 use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
-use crate::plan::{Plan, Slot, Stage, WindowKind};
+use crate::plan::{CAP_WINDOW, LOOKAHEAD, Plan, Slot, Stage, WindowKind, local_span};
 use crate::sun;
 
 /// The house load the auto target assumes when neither `[drain] night_load_w` nor the GX
@@ -25,6 +25,7 @@ pub struct Decision {
 /// `[drain] export`, and the late-drain warning.
 pub fn decide(config: &Config, plan: Plan, readings: Option<&Readings>) -> Decision {
     let plan = with_auto_targets(config, plan, readings);
+    let plan = with_cap(config, plan, readings);
     let forecast = readings.and_then(|r| drain::forecast(config, &plan, r));
     let plan = drain::with_export(config, plan, forecast.as_ref());
     let warnings = forecast
@@ -76,7 +77,7 @@ pub fn auto_target(config: &Config, plan: &Plan, slot: &Slot, readings: Option<&
         f64::from(house),
     );
     let (deadline, _) = drain::deadline_of(config, due);
-    let until = deadline.unwrap_or(due + crate::plan::LOOKAHEAD);
+    let until = deadline.unwrap_or(due + LOOKAHEAD);
     let hours = sun::drain_hours(config, &cover, slot.end, until);
     let wh = f64::from(house + ev) * hours;
     let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
@@ -122,6 +123,22 @@ fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings
             c.soc = *t;
         }
     }
+    // A chosen target at or below the battery's SoC would only hold the battery there (at
+    // its target the GX idles the battery and the house runs on the grid): such a window is
+    // left out, and the battery drains into the house instead.
+    if let Some(r) = readings {
+        let before = plan.candidates.len();
+        let mut kept = Vec::with_capacity(before);
+        for (c, t) in plan.candidates.drain(..).zip(&targets) {
+            if t.is_none_or(|t| f64::from(t) > r.battery_soc + 1.0) {
+                kept.push(c);
+            }
+        }
+        plan.candidates = kept;
+        if plan.candidates.len() < before {
+            plan.slot = crate::plan::choose(&plan.candidates, plan.now);
+        }
+    }
     let chosen = plan
         .slot
         .as_ref()
@@ -140,5 +157,51 @@ fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings
             crate::plan::short_local(config.timezone, slot.end)
         ));
     }
+    plan
+}
+
+/// Before a due with `soc = "auto"`: when no window is in force and the battery holds more than
+/// the house (and a connected EV) can drain from now to the drain's deadline, a slot from now
+/// to the next window (or the due) with that level as its target. Above its target the GX
+/// feeds the house from the battery and charges nothing, so solar cannot fill the battery
+/// before the maintenance; the house drains it as plain ESS would.
+fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Plan {
+    let (Some(r), Some(due)) = (readings, plan.due) else {
+        return plan;
+    };
+    let any_auto = config.schedule.maintenance.iter().any(|w| w.is_auto());
+    let now = plan.now;
+    if !any_auto
+        || plan.stage != Stage::Approaching
+        || plan.slot.as_ref().is_some_and(|s| s.contains(now))
+    {
+        return plan;
+    }
+    let end = plan
+        .slot
+        .as_ref()
+        .map_or(due, |s| s.start.min(due))
+        .min(now + LOOKAHEAD);
+    let probe = Slot {
+        kind: WindowKind::Maintenance,
+        window: CAP_WINDOW.to_string(),
+        start: now,
+        end: now,
+        soc: 0,
+    };
+    let cap = auto_target(config, &plan, &probe, readings);
+    if f64::from(cap) + 2.0 >= r.battery_soc || end <= now {
+        return plan;
+    }
+    plan.reasons.push(format!(
+        "the battery ({:.0} %) holds more than the house can drain by the drain's deadline → slot: {} capped at {cap} % (the battery feeds the house, solar does not charge it)",
+        r.battery_soc,
+        local_span(config.timezone, now, end)
+    ));
+    plan.slot = Some(Slot {
+        end,
+        soc: cap,
+        ..probe
+    });
     plan
 }

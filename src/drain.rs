@@ -294,7 +294,10 @@ pub fn with_export(config: &Config, mut plan: Plan, f: Option<&Forecast>) -> Pla
         _ if next_peak.is_some_and(|p| p < deadline) => return plan,
         _ => (deadline, DRAIN_SOC),
     };
-    let window_now = plan.slot.as_ref().is_some_and(|s| s.contains(now));
+    let window_now = plan
+        .slot
+        .as_ref()
+        .is_some_and(|s| s.contains(now) && s.window != crate::plan::CAP_WINDOW);
     let wanted = config.drain.export
         && matches!(plan.stage, Stage::Due | Stage::Active | Stage::Approaching)
         && !(plan.stage == Stage::Approaching && window_now)

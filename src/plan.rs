@@ -14,6 +14,9 @@ use crate::config::{Config, Window};
 
 /// How far ahead the next window may start and still be put in the slot.
 pub const LOOKAHEAD: TimeDelta = TimeDelta::hours(24);
+/// The key of the slot `decide` writes before a due to keep the battery from holding more than
+/// the house can drain (`soc = "auto"`).
+pub const CAP_WINDOW: &str = "auto cap";
 /// A `soc = "auto"` window's target until the forecast chooses one (`decide`): the old fixed
 /// default.
 pub const AUTO_FALLBACK_SOC: u8 = 50;
@@ -360,7 +363,7 @@ pub fn safe_plan(config: &Config, now: DateTime<Utc>, why: &str) -> Plan {
 }
 
 /// The candidate running now, or else the next to start within [`LOOKAHEAD`].
-fn choose(candidates: &[Slot], now: DateTime<Utc>) -> Option<Slot> {
+pub fn choose(candidates: &[Slot], now: DateTime<Utc>) -> Option<Slot> {
     // An instance wholly inside a spring-forward gap starts where it ends: nothing to hold.
     let candidates: Vec<&Slot> = candidates.iter().filter(|c| c.end > c.start).collect();
     candidates

@@ -58,10 +58,11 @@ pub fn is_day(site: &SiteConfig, tz: Tz, t: DateTime<Utc>) -> bool {
 pub enum Cover {
     /// Never: no `[site]`, or the GX's solar by day is below the house load.
     Never,
-    /// From sunrise to sunset: the GX's solar by day covers the house load.
+    /// From sunrise to sunset: the GX's solar by day covers the house load, or there is no
+    /// reading by day (at night, or none from the GX) and a fair day is assumed, which errs
+    /// towards a later finish and so a drain started in time.
     Daylight,
-    /// The middle half of daylight: no solar reading by day (at night, or none from the GX),
-    /// so a fair day is assumed.
+    /// The middle half of daylight (kept for a solar reading that only covers part of the day).
     Midday,
 }
 
@@ -79,7 +80,7 @@ pub fn cover(config: &Config, now: DateTime<Utc>, pv_w: Option<f64>, load_w: f64
                 Cover::Never
             }
         }
-        _ => Cover::Midday,
+        _ => Cover::Daylight,
     }
 }
 
@@ -211,7 +212,9 @@ mod tests {
         // Without [site] nothing is covered.
         let plain = crate::testing::config("");
         assert_eq!(cover(&plain, start, Some(5000.0), 400.0), Cover::Never);
-        assert_eq!(cover(&c, start, None, 400.0), Cover::Midday);
+        // At night (or with no solar reading) a fair day is assumed: all daylight covered.
+        assert_eq!(cover(&c, start, None, 400.0), Cover::Daylight);
+        assert_eq!(cover(&c, start, Some(0.0), 400.0), Cover::Daylight);
         assert_eq!(
             cover(&c, hobart(2026, 6, 22, 12, 0), Some(900.0), 400.0),
             Cover::Daylight
