@@ -205,3 +205,127 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
     });
     plan
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bms::{Battery, BmsReading};
+    use crate::testing::{config, hobart};
+    use chrono::{DateTime, Utc};
+
+    const AUTO: &str =
+        "[[schedule.maintenance]]\nstart = \"13:00\"\nend = \"16:00\"\nsoc = \"auto\"\n";
+
+    fn at(d: u32, h: u32) -> DateTime<Utc> {
+        hobart(2026, 11, d, h, 0)
+    }
+
+    fn plan_at(c: &Config, now: DateTime<Utc>, due: DateTime<Utc>) -> Plan {
+        let b = Battery {
+            state_of_charge: 60.0,
+            is_stripping: false,
+            strip_pump_run_target: 259_200,
+            strip_pump_run_timer: 259_200 - (due - now).num_seconds(),
+        };
+        crate::plan::plan(c, now, &BmsReading { batteries: vec![b] })
+    }
+
+    fn readings(soc: f64, load: u16) -> Readings {
+        Readings {
+            battery_soc: soc,
+            ac_loads_w: [load, 0, 0],
+            charger: None,
+            pv_w: None,
+        }
+    }
+
+    #[test]
+    fn the_auto_target_is_what_the_house_drains_by_the_deadline() {
+        let c = config(AUTO);
+        // Wed 07:00, due Wed 22:00: 13:00-16:00, then 16:00 → Thu 03:00 (the refill) is 11 h
+        // at 400 W: 4.4 kWh of 10, 44 %. The old rules wrote the fixed 50 %.
+        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let d = decide(&c, p, Some(&readings(20.0, 400)));
+        let target = |d: &Decision, key: &str| {
+            d.plan
+                .candidates
+                .iter()
+                .find(|s| s.window == key && s.start == at(25, 13))
+                .map(|s| s.soc)
+        };
+        assert_eq!(target(&d, "schedule.maintenance[0]"), Some(44));
+        // The normal window 10:00-16:00 comes first, capped the same way.
+        let slot = d.plan.slot.unwrap();
+        assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[0]", 44));
+        // A 1 kW house drains more: 100 %.
+        let p = plan_at(&c, at(25, 7), at(25, 22));
+        assert_eq!(
+            decide(&c, p, Some(&readings(20.0, 1000)))
+                .plan
+                .slot
+                .unwrap()
+                .soc,
+            100
+        );
+        // Without readings: [drain] night_load_w, else 400 W.
+        let p = plan_at(&c, at(25, 7), at(25, 22));
+        assert_eq!(decide(&c, p, None).plan.slot.unwrap().soc, 44);
+        // A fixed number still works.
+        let fixed = config("");
+        let p = plan_at(&fixed, at(25, 7), at(25, 22));
+        assert_eq!(
+            decide(&fixed, p, Some(&readings(20.0, 400)))
+                .plan
+                .slot
+                .unwrap()
+                .soc,
+            50
+        );
+    }
+
+    #[test]
+    fn the_sun_shortens_the_drain_and_so_the_target() {
+        // With [site] in summer the hours solar covers the house (16:00 → sunset about
+        // 20:45) do not count: a lower target than without the site.
+        let site = format!("{AUTO}[site]\nlatitude = -42.88\nlongitude = 147.33\n");
+        let c = config(&site);
+        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let t = decide(&c, p, Some(&readings(20.0, 400)))
+            .plan
+            .slot
+            .unwrap()
+            .soc;
+        assert!(t < 44 && t > 20, "{t}");
+    }
+
+    #[test]
+    fn a_normal_window_before_the_due_is_capped_and_one_below_the_soc_is_left_out() {
+        let c = config(AUTO);
+        // Tue 21:00, due Wed 05:00: the night window ends after due, so only windows that end
+        // by due are candidates; none runs now and the battery (90 %) holds more than 400 W
+        // drains by Wed 05:00 (the 07:00 peak less the strip): the cap slot.
+        let p = plan_at(&c, at(24, 21), at(25, 5));
+        let d = decide(&c, p, Some(&readings(90.0, 400)));
+        let slot = d.plan.slot.unwrap();
+        assert_eq!(slot.window, crate::plan::CAP_WINDOW);
+        assert_eq!(
+            (slot.start, slot.end, slot.soc),
+            (at(24, 21), at(25, 5), 32)
+        );
+        // Mon 12:00, due Tue 04:00: the normal window Mon 10:00-16:00 ends by due; capped at
+        // what 400 W drains from 16:00 to Tue 05:00 (13 h: 52 %), below the 60 % SoC, so it
+        // is left out.
+        let p = plan_at(&c, at(23, 12), at(24, 4));
+        let d = decide(&c, p, Some(&readings(60.0, 400)));
+        assert!(
+            !d.plan
+                .candidates
+                .iter()
+                .any(|s| s.window == "schedule.normal[0]" && s.start == at(23, 10)),
+            "{:?}",
+            d.plan.candidates
+        );
+        // From now the house drains 17 h × 400 W (68 %) by then: no cap either, plain ESS.
+        assert_eq!(d.plan.slot, None);
+    }
+}

@@ -100,3 +100,19 @@ fn print_late_cycles() {
         }
     }
 }
+
+/// The README's month table holds what `simulate` computes now for every policy it can
+/// recompute (the "before" rows are history).
+#[test]
+fn the_readme_month_table_is_current() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (name, base, policy) in scenarios::policies() {
+        let (_, sum) = scenarios::run_all(&base, policy).unwrap();
+        let row = format!("| {name} | {} |", sum.cells());
+        assert!(
+            readme.lines().any(|l| l == row),
+            "README.md's month table should have the row\n{row}"
+        );
+    }
+}
