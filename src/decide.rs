@@ -118,6 +118,13 @@ fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings
         .iter()
         .map(|c| is_auto(c).then(|| capped(config, &plan, c, readings)))
         .collect();
+    // Whether the choice bound: an auto window, or a normal window capped below its own.
+    let bound: Vec<bool> = plan
+        .candidates
+        .iter()
+        .zip(&targets)
+        .map(|(c, t)| t.is_some_and(|t| c.kind == WindowKind::Maintenance || t < c.soc))
+        .collect();
     for (c, t) in plan.candidates.iter_mut().zip(&targets) {
         if let Some(t) = t {
             c.soc = *t;
@@ -129,8 +136,8 @@ fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings
     if let Some(r) = readings {
         let before = plan.candidates.len();
         let mut kept = Vec::with_capacity(before);
-        for (c, t) in plan.candidates.drain(..).zip(&targets) {
-            if t.is_none_or(|t| f64::from(t) > r.battery_soc + 1.0) {
+        for ((c, t), bound) in plan.candidates.drain(..).zip(&targets).zip(&bound) {
+            if !bound || t.is_none_or(|t| f64::from(t) > r.battery_soc + 1.0) {
                 kept.push(c);
             }
         }
@@ -327,5 +334,93 @@ mod tests {
         );
         // From now the house drains 17 h × 400 W (68 %) by then: no cap either, plain ESS.
         assert_eq!(d.plan.slot, None);
+    }
+}
+
+#[cfg(test)]
+mod worked_day {
+    use super::*;
+    use crate::bms::{Battery, BmsReading};
+    use crate::testing::{config, hobart};
+
+    /// The README's worked maintenance day: the example config (`soc = "auto"`) with
+    /// `reserve_soc = 30`, a 400 W house, due Wed 19:40; each run's BMS SoC, stripping and
+    /// whether the cycle is done, and the slot it writes.
+    #[test]
+    fn the_readme_worked_day() {
+        let c = config(
+            "[schedule]\nreserve_soc = 30\n[[schedule.maintenance]]\nstart = \"13:00\"\nend = \"16:00\"\nsoc = \"auto\"\n",
+        );
+        let due = hobart(2026, 11, 25, 19, 40);
+        let rows = [
+            (
+                (23, 7),
+                80.0,
+                false,
+                false,
+                Some("Mon 23 Nov 10:00-16:00 → 100"),
+            ),
+            (
+                (23, 21),
+                50.0,
+                false,
+                false,
+                Some("Mon 23 Nov 21:00-Tue 24 07:00 → 100"),
+            ),
+            (
+                (24, 7),
+                100.0,
+                false,
+                false,
+                Some("Tue 24 Nov 10:00-16:00 → 100"),
+            ),
+            (
+                (24, 21),
+                50.0,
+                false,
+                false,
+                Some("Tue 24 Nov 21:00-Wed 25 07:00 → 80"),
+            ),
+            ((25, 7), 75.0, false, false, None),
+            ((25, 13), 58.0, false, false, None),
+            ((25, 21), 30.0, true, false, None),
+            ((26, 3), 0.0, true, false, None),
+            (
+                (26, 5),
+                0.0,
+                false,
+                true,
+                Some("Wed 25 Nov 21:00-Thu 26 07:00 → 100"),
+            ),
+        ];
+        for ((d, h), soc, stripping, done, want) in rows {
+            let now = hobart(2026, 11, d, h, 0);
+            let timer = if done {
+                0
+            } else {
+                259_200 - (due - now).num_seconds()
+            };
+            let b = Battery {
+                state_of_charge: soc,
+                is_stripping: stripping,
+                strip_pump_run_target: 259_200,
+                strip_pump_run_timer: timer,
+            };
+            let p = crate::plan::plan(&c, now, &BmsReading { batteries: vec![b] });
+            let r = Readings {
+                battery_soc: soc,
+                ac_loads_w: [400, 0, 0],
+                charger: None,
+                pv_w: None,
+            };
+            let got = decide(&c, p, Some(&r)).plan.slot.map(|s| {
+                format!(
+                    "{} → {}",
+                    crate::plan::local_span(c.timezone, s.start, s.end),
+                    s.soc
+                )
+            });
+            assert_eq!(got.as_deref(), want, "{d} {h}:00");
+        }
     }
 }

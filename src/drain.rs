@@ -119,31 +119,33 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
         return None;
     }
     let now = plan.now;
-    // Before due, a maintenance window still to end by due will charge the battery first.
+    let (load_w, load_source) = house_load(config, r);
+    let cover = sun::cover(config, now, r.pv_w, f64::from(load_w));
+    // Before due, the house drains the battery until then (outside the hours solar covers
+    // it), and a window still to end by due charges it first.
     let soc = if plan.stage == Stage::Approaching {
+        let used = |from| {
+            f64::from(load_w) * sun::drain_hours(config, &cover, from, due)
+                / (config.schedule.battery_capacity_kwh * 10.0)
+        };
         plan.candidates
             .iter()
-            .filter(|c| c.kind == WindowKind::Maintenance && c.end > now && c.end <= due)
-            .map(|c| f64::from(c.soc))
-            .fold(r.battery_soc, f64::max)
+            .filter(|c| c.end > now && c.end <= due)
+            .map(|c| f64::from(c.soc) - used(c.end))
+            .fold(r.battery_soc - used(now), f64::max)
+            .max(0.0)
     } else {
         r.battery_soc
     };
     let energy_kwh = soc.max(0.0) / 100.0 * config.schedule.battery_capacity_kwh;
-    let (ev_power, ev_connected) = match r.charger {
+    let (_, ev_connected) = match r.charger {
         Some((power, status)) => (
             power,
             STATUS_READY.contains(&status) || status == STATUS_CHARGING,
         ),
         None => (0, false),
     };
-    let (load_w, load_source) = match config.drain.night_load_w {
-        Some(w) => (w, LoadSource::Config),
-        None => {
-            let loads: u32 = r.ac_loads_w.iter().map(|w| u32::from(*w)).sum();
-            (loads.saturating_sub(u32::from(ev_power)), LoadSource::Gx)
-        }
-    };
+
     let ev_w = match &config.ev {
         Some(ev) if ev.enabled && ev_connected => {
             u32::from(ev.current_a) * u32::from(NOMINAL_VOLTS)
@@ -153,7 +155,6 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
     let start = now.max(due);
     let (deadline, deadline_from) = deadline_of(config, start);
     let power = load_w + ev_w;
-    let cover = sun::cover(config, now, r.pv_w, f64::from(load_w));
     let finish = (power > 0).then(|| {
         let hours = energy_kwh * 1000.0 / f64::from(power);
         sun::after_drain_hours(config, &cover, start, hours)
@@ -177,6 +178,19 @@ pub fn forecast(config: &Config, plan: &Plan, r: &Readings) -> Option<Forecast> 
         cover,
         on_time,
     })
+}
+
+/// The house load for the forecast, W, and where it came from: `[drain] night_load_w`, else
+/// the GX's AC loads less the EV charger's own power.
+fn house_load(config: &Config, r: &Readings) -> (u32, LoadSource) {
+    match config.drain.night_load_w {
+        Some(w) => (w, LoadSource::Config),
+        None => {
+            let loads: u32 = r.ac_loads_w.iter().map(|w| u32::from(*w)).sum();
+            let ev = r.charger.map_or(0, |(power, _)| u32::from(power));
+            (loads.saturating_sub(ev), LoadSource::Gx)
+        }
+    }
 }
 
 /// `[drain] by` at or after `start`, else the start of the first after-maintenance window at
@@ -457,14 +471,15 @@ mod tests {
     #[test]
     fn due_starts_the_drain_at_due_and_approaching_counts_the_window_first() {
         let c = config("[drain]\nnight_load_w = 1000\n");
-        // Approaching: Wed 07:00, due 19:40; the 13:00-16:00 window charges to 50 % first.
+        // Approaching: Wed 07:00, due 19:40; the 13:00-16:00 window charges to 50 % first,
+        // and the house (1 kW) drains 3 h 40 min of it before due: 1.33 kWh left.
         let p = plan_at(&c, at(25, 7, 0), at(25, 19, 40), false);
         assert_eq!(p.stage, Stage::Approaching);
         let f = forecast(&c, &p, &readings(30.0, 250)).unwrap();
-        assert!((f.energy_kwh - 5.0).abs() < 1e-9, "{f:?}");
+        assert!((f.energy_kwh - 4.0 / 3.0).abs() < 1e-9, "{f:?}");
         assert_eq!((f.load_w, f.load_source), (1000, LoadSource::Config));
         assert_eq!(f.start, at(25, 19, 40));
-        assert_eq!(f.finish, Some(at(26, 0, 40)));
+        assert_eq!(f.finish, Some(at(25, 21, 0)));
         assert!(f.on_time);
         // Due: overdue by an hour, the drain starts now.
         let p = plan_at(&c, at(25, 20, 40), at(25, 19, 40), false);
@@ -613,7 +628,8 @@ mod tests {
         // Wed 07:00: late, but not due yet: warned, the maintenance window stays.
         let p = plan_at(&c, at(25, 7, 0), due, false);
         let f = forecast(&c, &p, &readings(59.0, 400)).unwrap();
-        assert_eq!(f.finish, Some(at(26, 10, 25)));
+        // The window's 50 % less what 400 W drains from 16:00 to 19:40: 3.53 kWh from 19:40.
+        assert_eq!(f.finish, Some(at(26, 4, 30)));
         assert!(!f.on_time);
         let p = with_export(&c, p, Some(&f));
         assert_eq!(p.slot.as_ref().unwrap().kind, WindowKind::Maintenance);
