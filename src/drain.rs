@@ -645,6 +645,14 @@ mod tests {
         let f = forecast(&c, &p, &readings(1.0, 400)).unwrap();
         assert_eq!(f.finish, Some(at(26, 3, 15)));
         assert_eq!(with_export(&c, p, Some(&f)).slot, None);
+        // Thu 05:00, the cycle done (the timer restarted): the running night window, at once.
+        let done = at(26, 5, 0);
+        let p = plan_at(&c, done, done + TimeDelta::hours(72), false);
+        let slot = p.slot.unwrap();
+        assert_eq!(
+            (slot.window.as_str(), slot.start, slot.soc),
+            ("schedule.normal[1]", at(25, 21, 0), 100)
+        );
         // With the EV at 6 A: 1780 W, empty about 00:19, on time, no drain slot.
         let c = config("[drain]\nexport = true\n[ev]\n");
         let p = plan_at(&c, at(25, 21, 0), due, true);
