@@ -44,6 +44,8 @@ pub enum Command {
     },
     EvKick {
         dry_run: bool,
+        /// Decide as if it were this instant (default: now).
+        at: Option<DateTime<Utc>>,
     },
     /// `status`; with `check`, the exit code says whether the GX follows slot 0.
     Status {
@@ -99,7 +101,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
     let ev = config.ev.as_ref().filter(|ev| ev.enabled);
     let writes = match command {
         Command::Schedule { mode, .. } => mode == Mode::Apply,
-        Command::EvKick { dry_run } => !dry_run && ev.is_some(),
+        Command::EvKick { dry_run, .. } => !dry_run && ev.is_some(),
         Command::Status { .. } | Command::Simulate(_) => false,
         Command::Release => true,
     };
@@ -137,8 +139,8 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
             Report::Release(Box::new(crate::release::release(config, &handback, now)))
         }
         (Command::EvKick { .. }, None) => Report::KickDisabled(kick_disabled(config)),
-        (Command::EvKick { dry_run }, Some(ev)) => {
-            Report::Kick(Box::new(kick(config, ev, now, dry_run)))
+        (Command::EvKick { dry_run, at }, Some(ev)) => {
+            Report::Kick(Box::new(kick(config, ev, at.unwrap_or(now), dry_run)))
         }
     }
 }

@@ -84,6 +84,10 @@ pub enum Command {
         /// Decide and print, but write nothing (neither the charger nor the state file).
         #[arg(long)]
         dry_run: bool,
+        /// Decide as if it were this instant (RFC 3339, or a local time of the configured
+        /// zone), like plan and apply; the writes still happen now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -212,7 +216,7 @@ where
     let (json, command) = match &cli.command {
         Command::Plan { json, at } => (*json, schedule(Mode::Plan, at, zone)),
         Command::Apply { json, at } => (*json, schedule(Mode::Apply, at, zone)),
-        Command::EvKick { json, dry_run } => (*json, Ok(Run::EvKick { dry_run: *dry_run })),
+        Command::EvKick { json, dry_run, at } => (*json, ev_kick(*dry_run, at, zone)),
         Command::Status { json, check } => (*json, Ok(Run::Status { check: *check })),
         Command::Simulate {
             json,
@@ -295,6 +299,11 @@ fn simulate_args(
         due_in_h: due_in,
         load_w: load,
     }))
+}
+
+fn ev_kick(dry_run: bool, at: &Option<String>, zone: Option<Tz>) -> Result<Run, String> {
+    let at = at.as_deref().map(|t| parse_at(t, zone)).transpose()?;
+    Ok(Run::EvKick { dry_run, at })
 }
 
 fn schedule(mode: Mode, at: &Option<String>, zone: Option<Tz>) -> Result<Run, String> {

@@ -176,3 +176,24 @@ fn the_simulated_gx_discharges_a_drain_slot_at_the_rate_that_reaches_1_percent()
         doc["gx"]["slot_check"]
     );
 }
+
+#[test]
+fn ev_kick_decides_at_a_given_time_like_plan_and_apply() {
+    // The night on model time: ev-kick --at decides as if it were then (here a local time).
+    let site = stripping_site("[ev]\n");
+    {
+        let mut s = site.gx.state();
+        s.set(40, 3824, 1);
+    }
+    let r = site.run(&["ev-kick", "--dry-run", "--json", "--at", "2026-11-25T21:00"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let doc = json(&r.stdout);
+    assert_eq!(doc["now"], "2026-11-25T10:00:00+00:00", "{doc}");
+    assert_eq!(
+        doc["decision"]["action"]["action"], "start",
+        "{}",
+        doc["decision"]
+    );
+    let bad = site.run(&["ev-kick", "--dry-run", "--at", "yesterday"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+}
