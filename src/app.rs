@@ -329,7 +329,7 @@ fn read_gx(config: &Config, plan: &plan::Plan) -> GxRead {
     };
     let settings = gx::read_settings(&mut device);
     let mut notes = Vec::new();
-    let wants_forecast = plan.phase == plan::Phase::Maintenance && plan.due.is_some();
+    let wants_forecast = crate::decide::wants_readings(config, plan);
     let readings = match (&settings, wants_forecast) {
         (Ok(_), true) => gx::read_system(&mut device, &gx::DRAIN).ok().map(|system| {
             let snap = system.snapshot;

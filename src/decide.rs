@@ -12,6 +12,14 @@ use crate::sun;
 /// gives one, W.
 pub const DEFAULT_LOAD_W: u32 = 400;
 
+/// How long before the drain's deadline the auto target aims to have the battery empty: the
+/// house load is a forecast, and a drain that misses sunrise in summer stalls until sunset.
+pub const MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// How long before a due the cap slot may start: two days, so that in summer solar does not
+/// fill the battery the day before the maintenance lead begins.
+pub const CAP_AHEAD: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+
 /// What the rules decided, with the forecast behind it and what the owner should know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -38,6 +46,15 @@ pub fn decide(config: &Config, plan: Plan, readings: Option<&Readings>) -> Decis
         forecast,
         warnings,
     }
+}
+
+/// Whether a run should read the GX's readings (battery SoC, loads, solar) for the decision:
+/// in the maintenance phase (the drain forecast), and with `soc = "auto"` also within
+/// [`CAP_AHEAD`] of a due (the cap slot). `apply` and `simulate` both ask this.
+pub fn wants_readings(config: &Config, plan: &Plan) -> bool {
+    let Some(due) = plan.due else { return false };
+    let any_auto = config.schedule.maintenance.iter().any(|w| w.is_auto());
+    plan.phase == crate::plan::Phase::Maintenance || (any_auto && due - plan.now <= CAP_AHEAD)
 }
 
 /// The house (and EV) load the auto target drains into, W: `[drain] night_load_w`, else the
@@ -77,7 +94,7 @@ pub fn auto_target(config: &Config, plan: &Plan, slot: &Slot, readings: Option<&
         f64::from(house),
     );
     let (deadline, _) = drain::deadline_of(config, due);
-    let until = deadline.unwrap_or(due + LOOKAHEAD);
+    let until = deadline.map_or(due + LOOKAHEAD, |d| d - MARGIN);
     let hours = sun::drain_hours(config, &cover, slot.end, until);
     let wh = f64::from(house + ev) * hours;
     let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
@@ -179,7 +196,8 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
     let any_auto = config.schedule.maintenance.iter().any(|w| w.is_auto());
     let now = plan.now;
     if !any_auto
-        || plan.stage != Stage::Approaching
+        || !(plan.stage == Stage::Approaching
+            || (plan.stage == Stage::Normal && due - now <= CAP_AHEAD))
         || plan.slot.as_ref().is_some_and(|s| s.contains(now))
     {
         return plan;
@@ -249,8 +267,8 @@ mod tests {
     #[test]
     fn the_auto_target_is_what_the_house_drains_by_the_deadline() {
         let c = config(AUTO);
-        // Wed 07:00, due Wed 22:00: 13:00-16:00, then 16:00 → Thu 03:00 (the refill) is 11 h
-        // at 400 W: 4.4 kWh of 10, 44 %. The old rules wrote the fixed 50 %.
+        // Wed 07:00, due Wed 22:00: 13:00-16:00, then 16:00 → Thu 02:00 (an hour before the
+        // 03:00 refill) is 10 h at 400 W: 4 kWh of 10, 40 %. The old rules wrote the fixed 50 %.
         let p = plan_at(&c, at(25, 7), at(25, 22));
         let d = decide(&c, p, Some(&readings(20.0, 400)));
         let target = |d: &Decision, key: &str| {
@@ -260,10 +278,10 @@ mod tests {
                 .find(|s| s.window == key && s.start == at(25, 13))
                 .map(|s| s.soc)
         };
-        assert_eq!(target(&d, "schedule.maintenance[0]"), Some(44));
+        assert_eq!(target(&d, "schedule.maintenance[0]"), Some(40));
         // The normal window 10:00-16:00 comes first, capped the same way.
         let slot = d.plan.slot.unwrap();
-        assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[0]", 44));
+        assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[0]", 40));
         // A 1 kW house drains more: 100 %.
         let p = plan_at(&c, at(25, 7), at(25, 22));
         assert_eq!(
@@ -276,7 +294,7 @@ mod tests {
         );
         // Without readings: [drain] night_load_w, else 400 W.
         let p = plan_at(&c, at(25, 7), at(25, 22));
-        assert_eq!(decide(&c, p, None).plan.slot.unwrap().soc, 44);
+        assert_eq!(decide(&c, p, None).plan.slot.unwrap().soc, 40);
         // A fixed number still works.
         let fixed = config("");
         let p = plan_at(&fixed, at(25, 7), at(25, 22));
@@ -302,7 +320,7 @@ mod tests {
             .slot
             .unwrap()
             .soc;
-        assert!(t < 44 && t > 20, "{t}");
+        assert!(t < 40 && t > 15, "{t}");
     }
 
     #[test]
@@ -310,17 +328,18 @@ mod tests {
         let c = config(AUTO);
         // Tue 21:00, due Wed 05:00: the night window ends after due, so only windows that end
         // by due are candidates; none runs now and the battery (90 %) holds more than 400 W
-        // drains by Wed 05:00 (the 07:00 peak less the strip): the cap slot.
+        // drains by Wed 04:00 (the 07:00 peak less the strip, less the hour's margin): the
+        // cap slot.
         let p = plan_at(&c, at(24, 21), at(25, 5));
         let d = decide(&c, p, Some(&readings(90.0, 400)));
         let slot = d.plan.slot.unwrap();
         assert_eq!(slot.window, crate::plan::CAP_WINDOW);
         assert_eq!(
             (slot.start, slot.end, slot.soc),
-            (at(24, 21), at(25, 5), 32)
+            (at(24, 21), at(25, 5), 28)
         );
         // Mon 12:00, due Tue 04:00: the normal window Mon 10:00-16:00 ends by due; capped at
-        // what 400 W drains from 16:00 to Tue 05:00 (13 h: 52 %), below the 60 % SoC, so it
+        // what 400 W drains from 16:00 to Tue 04:00 (12 h: 48 %), below the 60 % SoC, so it
         // is left out.
         let p = plan_at(&c, at(23, 12), at(24, 4));
         let d = decide(&c, p, Some(&readings(60.0, 400)));
@@ -379,10 +398,16 @@ mod worked_day {
                 50.0,
                 false,
                 false,
-                Some("Tue 24 Nov 21:00-Wed 25 07:00 → 80"),
+                Some("Tue 24 Nov 21:00-Wed 25 07:00 → 76"),
             ),
             ((25, 7), 75.0, false, false, None),
-            ((25, 13), 58.0, false, false, None),
+            (
+                (25, 13),
+                58.0,
+                false,
+                false,
+                Some("Wed 25 Nov 13:00-19:40 → 52"),
+            ),
             ((25, 21), 30.0, true, false, None),
             ((26, 3), 0.0, true, false, None),
             (

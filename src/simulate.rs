@@ -256,7 +256,9 @@ fn run_rules(config: &Config, s: &mut State) {
         charger: s.kicking.then(|| (clamp_u16(ev_w), rules::STATUS_CHARGING)),
         pv_w: Some(solar(config, s.t)),
     };
-    let plan = crate::decide::decide(config, plan, Some(&readings)).plan;
+    // The readings `apply` would have read at this point, no more.
+    let readings = crate::decide::wants_readings(config, &plan).then_some(readings);
+    let plan = crate::decide::decide(config, plan, readings.as_ref()).plan;
     s.min_soc = plan
         .min_soc
         .map(f64::from)

@@ -72,16 +72,20 @@ pub fn cover(config: &Config, now: DateTime<Utc>, pv_w: Option<f64>, load_w: f64
     let Some(site) = config.site else {
         return Cover::Never;
     };
-    match pv_w {
-        Some(pv) if is_day(&site, config.timezone, now) => {
-            if pv >= load_w {
-                Cover::Daylight
-            } else {
-                Cover::Never
-            }
-        }
+    let day = daylight(&site, clock::local(config.timezone, now).date());
+    match (pv_w, day) {
+        (Some(pv), Some(d)) if d.contains(now) && pv >= load_w => Cover::Daylight,
+        // Below the load in the middle of the day: a dull day. Early or late, the sun is
+        // low whatever the weather, so that says nothing.
+        (Some(_), Some(d)) if midday(&d).contains(&now) => Cover::Never,
         _ => Cover::Daylight,
     }
+}
+
+/// The middle half of a day's daylight.
+fn midday(d: &Daylight) -> std::ops::Range<DateTime<Utc>> {
+    let quarter = (d.sunset - d.sunrise) / 4;
+    (d.sunrise + quarter)..(d.sunset - quarter)
 }
 
 /// The spans in which solar covers the house, from the day before `from` for `days` days.
@@ -105,8 +109,8 @@ fn covered(
         Cover::Never => None,
         Cover::Daylight => Some((d.sunrise, d.sunset)),
         Cover::Midday => {
-            let quarter = (d.sunset - d.sunrise) / 4;
-            Some((d.sunrise + quarter, d.sunset - quarter))
+            let m = midday(&d);
+            Some((m.start, m.end))
         }
     })
     .collect()
@@ -222,6 +226,11 @@ mod tests {
         assert_eq!(
             cover(&c, hobart(2026, 6, 22, 12, 0), Some(200.0), 400.0),
             Cover::Never
+        );
+        // At dawn a low reading says nothing: a fair day is assumed.
+        assert_eq!(
+            cover(&c, hobart(2026, 6, 22, 8, 0), Some(50.0), 400.0),
+            Cover::Daylight
         );
     }
 
