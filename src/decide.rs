@@ -361,6 +361,7 @@ mod worked_day {
     use super::*;
     use crate::bms::{Battery, BmsReading};
     use crate::testing::{config, hobart};
+    use chrono::{DateTime, Utc};
 
     /// The README's worked maintenance day: the example config (`soc = "auto"`) with
     /// `reserve_soc = 30`, a 400 W house, due Wed 19:40; each run's BMS SoC, stripping and
@@ -425,27 +426,39 @@ mod worked_day {
             } else {
                 259_200 - (due - now).num_seconds()
             };
-            let b = Battery {
-                state_of_charge: soc,
-                is_stripping: stripping,
-                strip_pump_run_target: 259_200,
-                strip_pump_run_timer: timer,
-            };
-            let p = crate::plan::plan(&c, now, &BmsReading { batteries: vec![b] });
-            let r = Readings {
-                battery_soc: soc,
-                ac_loads_w: [400, 0, 0],
-                charger: None,
-                pv_w: None,
-            };
-            let got = decide(&c, p, Some(&r)).plan.slot.map(|s| {
-                format!(
-                    "{} → {}",
-                    crate::plan::local_span(c.timezone, s.start, s.end),
-                    s.soc
-                )
-            });
+            let got = slot_at(&c, now, soc, stripping, timer);
             assert_eq!(got.as_deref(), want, "{d} {h}:00");
         }
+    }
+
+    /// The slot `decide` chooses with one battery at `soc` and a 400 W house.
+    fn slot_at(
+        c: &Config,
+        now: DateTime<Utc>,
+        soc: f64,
+        stripping: bool,
+        timer: i64,
+    ) -> Option<String> {
+        let b = Battery {
+            state_of_charge: soc,
+            is_stripping: stripping,
+            strip_pump_run_target: 259_200,
+            strip_pump_run_timer: timer,
+        };
+        let p = crate::plan::plan(c, now, &BmsReading { batteries: vec![b] });
+        let r = Readings {
+            battery_soc: soc,
+            ac_loads_w: [400, 0, 0],
+            charger: None,
+            pv_w: None,
+        };
+        let tz = c.timezone;
+        decide(c, p, Some(&r)).plan.slot.map(|s| {
+            format!(
+                "{} → {}",
+                crate::plan::local_span(tz, s.start, s.end),
+                s.soc
+            )
+        })
     }
 }
