@@ -234,7 +234,6 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bms::{Battery, BmsReading};
     use crate::testing::{config, hobart};
     use chrono::{DateTime, Utc};
 
@@ -245,23 +244,10 @@ mod tests {
         hobart(2026, 11, d, h, 0)
     }
 
-    fn plan_at(c: &Config, now: DateTime<Utc>, due: DateTime<Utc>) -> Plan {
-        let b = Battery {
-            state_of_charge: 60.0,
-            is_stripping: false,
-            strip_pump_run_target: 259_200,
-            strip_pump_run_timer: 259_200 - (due - now).num_seconds(),
-        };
-        crate::plan::plan(c, now, &BmsReading { batteries: vec![b] })
-    }
+    use crate::testing::readings;
 
-    fn readings(soc: f64, load: u16) -> Readings {
-        Readings {
-            battery_soc: soc,
-            ac_loads_w: [load, 0, 0],
-            charger: None,
-            pv_w: None,
-        }
+    fn plan_at(c: &Config, now: DateTime<Utc>, due: DateTime<Utc>) -> Plan {
+        crate::testing::plan_at(c, now, due, false)
     }
 
     #[test]

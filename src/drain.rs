@@ -420,31 +420,13 @@ pub fn late_warning(config: &Config, plan: &Plan, f: &Forecast) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bms::{Battery, BmsReading};
     use crate::testing::{config, hobart};
 
     fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
         hobart(2026, 11, d, h, m)
     }
 
-    fn plan_at(c: &Config, now: DateTime<Utc>, due: DateTime<Utc>, stripping: bool) -> Plan {
-        let b = Battery {
-            state_of_charge: 60.0,
-            is_stripping: stripping,
-            strip_pump_run_target: 259_200,
-            strip_pump_run_timer: 259_200 - (due - now).num_seconds(),
-        };
-        crate::plan::plan(c, now, &BmsReading { batteries: vec![b] })
-    }
-
-    fn readings(soc: f64, load: u16) -> Readings {
-        Readings {
-            battery_soc: soc,
-            ac_loads_w: [load, 0, 0],
-            charger: None,
-            pv_w: None,
-        }
-    }
+    use crate::testing::{plan_at, readings};
 
     #[test]
     fn active_drain_late_before_the_refill_window() {

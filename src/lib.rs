@@ -85,6 +85,32 @@ mod testing {
         }
     }
 
+    /// The plan at `now` for one battery at 60 % whose maintenance is due at `due`.
+    pub fn plan_at(
+        c: &Config,
+        now: DateTime<Utc>,
+        due: DateTime<Utc>,
+        stripping: bool,
+    ) -> crate::plan::Plan {
+        let b = crate::bms::Battery {
+            state_of_charge: 60.0,
+            is_stripping: stripping,
+            strip_pump_run_target: 259_200,
+            strip_pump_run_timer: 259_200 - (due - now).num_seconds(),
+        };
+        crate::plan::plan(c, now, &crate::bms::BmsReading { batteries: vec![b] })
+    }
+
+    /// The drain forecast's readings: the battery at `soc` %, `load` W on L1, no EV, no PV.
+    pub fn readings(soc: f64, load: u16) -> crate::drain::Readings {
+        crate::drain::Readings {
+            battery_soc: soc,
+            ac_loads_w: [load, 0, 0],
+            charger: None,
+            pv_w: None,
+        }
+    }
+
     /// The instant of a Hobart wall-clock time.
     pub fn hobart(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         crate::clock::to_instant(
