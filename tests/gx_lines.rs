@@ -187,24 +187,8 @@ fn dynamic_ess_stopped_by_mode_3_is_named_and_nothing_is_written() {
     assert_eq!(site.gx.state().write_requests, 0);
 }
 
-/// A site in a maintenance discharge with an EV in auto mode, on a GX of `firmware`'s line.
 fn kick_site(firmware: Firmware) -> (Site, std::path::PathBuf) {
-    let site = Site::with_gx(
-        common::gx::GxSim::start_line(firmware, None).unwrap(),
-        bms::scenario(&[bms::battery(60.0, true, -3600)]),
-        "reserve_soc = 30",
-    );
-    site.gx.state().set(GX, 842, (-2500i16) as u16);
-    let state_file = site.dir.0.join("ev-kick.json");
-    site.write_config_with(
-        "",
-        "reserve_soc = 30",
-        &format!(
-            "[ev]\nenabled = true\nstate_file = \"{}\"\n",
-            state_file.display()
-        ),
-    );
-    (site, state_file)
+    Site::kicking(firmware, "reserve_soc = 30")
 }
 
 #[test]

@@ -79,17 +79,7 @@ fn the_owners_minimum_comes_back_after_maintenance_and_their_own_change_is_kept(
 
 #[test]
 fn release_stops_a_kick_and_puts_the_charger_back() {
-    let site = Site::with_body(bms::scenario(&[bms::battery(60.0, true, -3600)]), "");
-    site.gx.state().set(GX, 842, (-2500i16) as u16);
-    let state_file = site.dir.0.join("ev-kick.json");
-    site.write_config_with(
-        "",
-        "",
-        &format!(
-            "[ev]\nenabled = true\nstate_file = \"{}\"\n",
-            state_file.display()
-        ),
-    );
+    let (site, state_file) = Site::kicking(common::gx::Firmware::V370, "");
     let r = site.run(&["ev-kick"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(site.gx.settle());

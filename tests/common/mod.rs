@@ -120,6 +120,28 @@ impl Site {
         )
     }
 
+    /// A site in a maintenance discharge (one battery stripping at 60 %, the battery
+    /// discharging 2.5 kW) with `[ev]` enabled and an EV in auto mode, on a GX of `firmware`'s
+    /// line; `schedule` goes into `[schedule]`. Also returns the ev-kick state file's path.
+    pub fn kicking(firmware: gx::Firmware, schedule: &str) -> (Site, PathBuf) {
+        let site = Site::with_gx(
+            gx::GxSim::start_line(firmware, None).unwrap(),
+            bms::scenario(&[bms::battery(60.0, true, -3600)]),
+            schedule,
+        );
+        site.gx.state().set(100, 842, (-2500i16) as u16);
+        let state_file = site.dir.0.join("ev-kick.json");
+        site.write_config_with(
+            "",
+            schedule,
+            &format!(
+                "[ev]\nenabled = true\nstate_file = \"{}\"\n",
+                state_file.display()
+            ),
+        );
+        (site, state_file)
+    }
+
     pub fn with_body(body: String, schedule_extra: &str) -> Site {
         Site::with_gx(gx::GxSim::start().unwrap(), body, schedule_extra)
     }
