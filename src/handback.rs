@@ -105,14 +105,16 @@ pub struct Restored {
     pub to: String,
 }
 
-/// The writes that give the GX back as it was found: slot 0 cleared, the owner's minimum SoC,
+/// The writes that give the GX back as it was found: slot 0 cleared (when this tool wrote it),
+/// the owner's minimum SoC,
 /// the battery capacity and the Dynamic ESS mode (last, so Dynamic ESS does not run a slot
 /// of this tool's on the way), each only where the tool changed it and the GX still differs.
 /// A minimum SoC the owner has changed since is theirs and left alone.
 pub fn release_writes(found: &Found, gx: &GxSettings) -> (Vec<Write>, Vec<Restored>) {
     let mut writes = Vec::new();
     let mut restored = Vec::new();
-    if !gx.slot.is_empty() {
+    // Slot 0 only if this tool wrote it: another controller's slot is not ours to clear.
+    if found.slot.is_some() && !gx.slot.is_empty() {
         let cleared = SlotRegs::cleared(gx.slot.restrictions);
         writes.extend(victron::slot_writes(
             gx.map,
@@ -284,7 +286,8 @@ mod tests {
                 .iter()
                 .all(|w| w.address != 5420)
         );
-        // Nothing changed by the tool: nothing to give back.
-        assert_eq!(release_writes(&Found::default(), &gx()).0, vec![]);
+        // Nothing changed by the tool: nothing to give back, not even a slot someone else
+        // (VRM, Node-RED) holds.
+        assert_eq!(release_writes(&Found::default(), &now).0, vec![]);
     }
 }

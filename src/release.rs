@@ -45,10 +45,14 @@ pub fn release(config: &Config, handback_path: &Path, now: DateTime<Utc>) -> Rel
     let mut warnings = Vec::new();
     let found = handback_file::load(handback_path).unwrap_or_else(|problem| {
         warnings.push(format!(
-            "the hand-back record {} is unusable ({problem}): clearing slot 0 and stopping a kick only",
+            "the hand-back record {} is unusable ({problem}): this tool had changed the GX, but what it held before is lost, so only slot 0 is cleared and a kick stopped; check the ESS minimum SoC and the Dynamic ESS mode on the GX",
             handback_path.display()
         ));
-        handback::Found::default()
+        // The record existed, so slot 0 is this tool's.
+        handback::Found {
+            slot: Some([0; 7]),
+            ..handback::Found::default()
+        }
     });
     let mut restored = Vec::new();
     let mut writes = Vec::new();

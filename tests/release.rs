@@ -138,3 +138,16 @@ fn the_pause_switch_hands_back_once_then_does_nothing() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(registers(&site).0, 0);
 }
+
+#[test]
+fn release_leaves_another_controllers_slot_alone() {
+    // Node-RED (or VRM) holds slot 0; this tool never wrote the GX.
+    let site = fresh_site(3 * DAY);
+    common::hold_slot(&site, 3600, 7200, 80);
+    site.gx.state().reset_counters();
+    let r = site.run(&["release"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    has(&r.stdout, "nothing to give back");
+    assert_eq!(site.gx.state().write_requests, 0);
+    assert_eq!(site.gx.state().slot()[3], 80);
+}
