@@ -156,16 +156,7 @@ pub fn schedule(
     at: Option<DateTime<Utc>>,
 ) -> PlanReport {
     let now = at.unwrap_or(host_now);
-    let mut warnings = Vec::new();
-    if let (Mode::Apply, Some(at)) = (mode, at) {
-        warnings.push(format!(
-            "apply --at {}: planning as if it were then, but writing the GX now",
-            at.to_rfc3339()
-        ));
-    }
-    if let (Mode::Plan, Err(e)) = (mode, check_clock(host_now)) {
-        warnings.push(e.to_string());
-    }
+    let mut warnings = clock_warnings(mode, host_now, at);
     let bms = bms::read(&config.bms);
     let plan = match &bms {
         Ok(reading) => plan::plan(config, now, reading),
@@ -182,17 +173,7 @@ pub fn schedule(
     let (plan, forecast) = (decision.plan, decision.forecast);
     warnings.extend(decision.warnings);
     let mut memory = Memory::load(handback_path, &mut warnings);
-    let (gx, write_plan) = match settings {
-        Ok(s) => {
-            warnings.extend(handback::adopt_owner_change(&mut memory.found, &s));
-            let owner = handback::owner_min_soc(&memory.found, &s);
-            match writes::plan_writes(config, &plan, &s, owner) {
-                Ok(w) => (Ok(s), w),
-                Err(e) => (Err(e), WritePlan::default()),
-            }
-        }
-        Err(e) => (Err(e), WritePlan::default()),
-    };
+    let (gx, write_plan) = decide_writes(config, &plan, settings, &mut memory, &mut warnings);
     let mut failures = Failures::default();
     failures.add_if(Exit::Bms, bms.as_ref().err());
     failures.add_if(Exit::Device, gx.as_ref().err());
@@ -238,6 +219,44 @@ pub fn schedule(
         applied,
         errors,
         exit_code,
+    }
+}
+
+/// What `plan` and `apply` warn of about the clock: an `apply --at`, or a host clock that has
+/// plainly not been set (`apply` refuses one before it gets here).
+fn clock_warnings(mode: Mode, host_now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let (Mode::Apply, Some(at)) = (mode, at) {
+        warnings.push(format!(
+            "apply --at {}: planning as if it were then, but writing the GX now",
+            at.to_rfc3339()
+        ));
+    }
+    if let (Mode::Plan, Err(e)) = (mode, check_clock(host_now)) {
+        warnings.push(e.to_string());
+    }
+    warnings
+}
+
+/// The writes for `plan` against the GX's settings as read, with the owner's own minimum SoC
+/// to put back (an owner's change of it taken as theirs first).
+fn decide_writes(
+    config: &Config,
+    plan: &plan::Plan,
+    settings: Result<gx::GxSettings, GxError>,
+    memory: &mut Memory,
+    warnings: &mut Vec<String>,
+) -> (Result<gx::GxSettings, GxError>, WritePlan) {
+    match settings {
+        Ok(s) => {
+            warnings.extend(handback::adopt_owner_change(&mut memory.found, &s));
+            let owner = handback::owner_min_soc(&memory.found, &s);
+            match writes::plan_writes(config, plan, &s, owner) {
+                Ok(w) => (Ok(s), w),
+                Err(e) => (Err(e), WritePlan::default()),
+            }
+        }
+        Err(e) => (Err(e), WritePlan::default()),
     }
 }
 
@@ -581,18 +600,7 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
         log::debug!("{}: {} Modbus requests", reached.at, d.requests);
     }
 
-    let mut failures = Failures::default();
-    failures.add_if(Exit::Bms, bms.as_ref().err());
-    failures.add_if(Exit::Device, site.as_ref().err());
-    // Not read at all only when the GX connection it shares failed: that error is above.
-    if let Some(Err(e)) = &reached.reading {
-        failures.add(Exit::Device, e);
-    }
-    if let Some(e) = &done.write_error {
-        failures.add(e.exit(), e);
-    }
-    failures.add_if(Exit::Internal, done.state_error.as_ref());
-    let (errors, exit_code) = failures.finish();
+    let (errors, exit_code) = kick_failures(&bms, &site, &reached, &done).finish();
     KickReport {
         command: "ev-kick",
         enabled: true,
@@ -619,6 +627,27 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
         errors,
         exit_code,
     }
+}
+
+/// What went wrong in one `ev-kick` run, each with its exit code.
+fn kick_failures(
+    bms: &Result<bms::BmsReading, bms::BmsError>,
+    site: &Result<rules::Site, GxError>,
+    reached: &charger::Reached,
+    done: &Done,
+) -> Failures {
+    let mut failures = Failures::default();
+    failures.add_if(Exit::Bms, bms.as_ref().err());
+    failures.add_if(Exit::Device, site.as_ref().err());
+    // Not read at all only when the GX connection it shares failed: that error is above.
+    if let Some(Err(e)) = &reached.reading {
+        failures.add(Exit::Device, e);
+    }
+    if let Some(e) = &done.write_error {
+        failures.add(e.exit(), e);
+    }
+    failures.add_if(Exit::Internal, done.state_error.as_ref());
+    failures
 }
 
 /// Writes the charger and the state file in the order that keeps them consistent if the run

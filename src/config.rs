@@ -768,6 +768,42 @@ fn build_site(raw: RawSite) -> Result<SiteConfig, ConfigError> {
     })
 }
 
+/// `[simulate] load_w`: 24 hourly loads, W.
+fn simulate_load(values: Option<Vec<f64>>) -> Result<Option<[f64; 24]>, ConfigError> {
+    let Some(values) = values else {
+        return Ok(None);
+    };
+    let hourly: [f64; 24] = values.clone().try_into().map_err(|_| {
+        ConfigError::invalid(
+            "simulate.load_w",
+            format!(
+                "has {} values; give 24, one per hour from 00:00",
+                values.len()
+            ),
+        )
+    })?;
+    if let Some(bad) = hourly.iter().find(|w| !(0.0..=100_000.0).contains(*w)) {
+        return Err(ConfigError::invalid(
+            "simulate.load_w",
+            format!("{bad} W is outside 0-100000"),
+        ));
+    }
+    Ok(Some(hourly))
+}
+
+/// `[simulate] ev_connected`: a span like `18:00-07:00`.
+fn simulate_span(text: String) -> Result<(ClockTime, ClockTime), ConfigError> {
+    text.split_once('-')
+        .and_then(|(a, b)| Some((ClockTime::parse(a)?, ClockTime::parse(b)?)))
+        .filter(|(a, b)| a != b)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "simulate.ev_connected",
+                format!("`{text}` is not a span like \"18:00-07:00\""),
+            )
+        })
+}
+
 fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
     let d = SimulateConfig::default();
     let within = |key: &str, v: Option<f64>, default: f64, lo: f64, hi: f64| {
@@ -781,41 +817,8 @@ fn build_simulate(raw: RawSimulate) -> Result<SimulateConfig, ConfigError> {
             ))
         }
     };
-    let load_w = match raw.load_w {
-        None => None,
-        Some(values) => {
-            let hourly: [f64; 24] = values.clone().try_into().map_err(|_| {
-                ConfigError::invalid(
-                    "simulate.load_w",
-                    format!(
-                        "has {} values; give 24, one per hour from 00:00",
-                        values.len()
-                    ),
-                )
-            })?;
-            if let Some(bad) = hourly.iter().find(|w| !(0.0..=100_000.0).contains(*w)) {
-                return Err(ConfigError::invalid(
-                    "simulate.load_w",
-                    format!("{bad} W is outside 0-100000"),
-                ));
-            }
-            Some(hourly)
-        }
-    };
-    let ev_connected = raw
-        .ev_connected
-        .map(|text| {
-            text.split_once('-')
-                .and_then(|(a, b)| Some((ClockTime::parse(a)?, ClockTime::parse(b)?)))
-                .filter(|(a, b)| a != b)
-                .ok_or_else(|| {
-                    ConfigError::invalid(
-                        "simulate.ev_connected",
-                        format!("`{text}` is not a span like \"18:00-07:00\""),
-                    )
-                })
-        })
-        .transpose()?;
+    let load_w = simulate_load(raw.load_w)?;
+    let ev_connected = raw.ev_connected.map(simulate_span).transpose()?;
     Ok(SimulateConfig {
         charge_w: within("simulate.charge_w", raw.charge_w, d.charge_w, 1.0, 1e6)?,
         discharge_w: within(
@@ -1265,6 +1268,47 @@ fn build_ev(raw: RawEv) -> Result<EvConfig, ConfigError> {
     })
 }
 
+/// A window's `days`: all when absent, a name, or a non-empty list of day names.
+fn window_days(key: &str, days: Option<&RawDays>) -> Result<DaySet, ConfigError> {
+    let days = match days {
+        None => DaySet::All,
+        Some(RawDays::Named(name)) => match name.as_str() {
+            "all" => DaySet::All,
+            "weekdays" => DaySet::Weekdays,
+            "weekends" => DaySet::Weekends,
+            other => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.days"),
+                    format!(
+                        "`{other}` is not \"all\", \"weekdays\", \"weekends\" or a list like [\"mon\", \"tue\"]"
+                    ),
+                ));
+            }
+        },
+        Some(RawDays::List(names)) => {
+            let mut set = BTreeSet::new();
+            for name in names {
+                let day: Weekday = name.to_ascii_lowercase().parse().map_err(|_| {
+                    ConfigError::invalid(
+                        format!("{key}.days"),
+                        format!("`{name}` is not a day name (mon, tue, wed, thu, fri, sat, sun)"),
+                    )
+                })?;
+                let index = day.num_days_from_monday();
+                set.insert(index as u8);
+            }
+            if set.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("{key}.days"),
+                    "an empty list never applies; remove the window instead",
+                ));
+            }
+            DaySet::Days(set)
+        }
+    };
+    Ok(days)
+}
+
 /// A window's `months`: all twelve when absent, never an empty list.
 fn window_months(key: &str, months: Option<&[i64]>) -> Result<BTreeSet<u8>, ConfigError> {
     let months = match months {
@@ -1313,42 +1357,7 @@ fn window(key: &str, raw: &RawWindow, charge: bool) -> Result<Window, ConfigErro
             format!("equals start ({start}): a window needs a length"),
         ));
     }
-    let days = match &raw.days {
-        None => DaySet::All,
-        Some(RawDays::Named(name)) => match name.as_str() {
-            "all" => DaySet::All,
-            "weekdays" => DaySet::Weekdays,
-            "weekends" => DaySet::Weekends,
-            other => {
-                return Err(ConfigError::invalid(
-                    format!("{key}.days"),
-                    format!(
-                        "`{other}` is not \"all\", \"weekdays\", \"weekends\" or a list like [\"mon\", \"tue\"]"
-                    ),
-                ));
-            }
-        },
-        Some(RawDays::List(names)) => {
-            let mut set = BTreeSet::new();
-            for name in names {
-                let day: Weekday = name.to_ascii_lowercase().parse().map_err(|_| {
-                    ConfigError::invalid(
-                        format!("{key}.days"),
-                        format!("`{name}` is not a day name (mon, tue, wed, thu, fri, sat, sun)"),
-                    )
-                })?;
-                let index = day.num_days_from_monday();
-                set.insert(index as u8);
-            }
-            if set.is_empty() {
-                return Err(ConfigError::invalid(
-                    format!("{key}.days"),
-                    "an empty list never applies; remove the window instead",
-                ));
-            }
-            DaySet::Days(set)
-        }
-    };
+    let days = window_days(key, raw.days.as_ref())?;
     let months = window_months(key, raw.months.as_deref())?;
     let soc = match (charge, raw.soc.clone()) {
         (true, Some(RawSoc::Number(v))) => soc_value(&format!("{key}.soc"), v)?,

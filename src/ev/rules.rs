@@ -593,80 +593,94 @@ pub fn writes(
 ) -> Vec<Write> {
     match *action {
         Action::Nothing => Vec::new(),
-        Action::Start => vec![
-            one(
-                map.mode,
-                MODE_MANUAL,
-                format!(
-                    "EV charger mode ({}): {} → manual",
-                    map.mode.address,
-                    mode_name(charger.mode)
-                ),
-            ),
-            one(
-                map.set_current,
-                config.current_a,
-                format!(
-                    "EV charger set current ({}): {} A → {} A",
-                    map.set_current.address, charger.set_current_a, config.current_a
-                ),
-            ),
-            one(
-                map.start_stop,
-                START,
-                format!("EV charger ({}): start", map.start_stop.address),
-            ),
-        ],
+        Action::Start => start_writes(config, map, charger),
         Action::Stop {
             mode,
             current_a,
             restart,
-        } => {
-            let mut out = vec![one(
-                map.start_stop,
-                STOP,
-                format!("EV charger ({}): stop", map.start_stop.address),
-            )];
-            if mode != charger.mode {
-                out.push(one(
-                    map.mode,
-                    mode,
-                    format!(
-                        "EV charger mode ({}): {} → {}",
-                        map.mode.address,
-                        mode_name(charger.mode),
-                        mode_name(mode)
-                    ),
-                ));
-            }
-            if current_a != charger.set_current_a {
-                out.push(one(
-                    map.set_current,
-                    current_a,
-                    format!(
-                        "EV charger set current ({}): {} A → {current_a} A",
-                        map.set_current.address, charger.set_current_a
-                    ),
-                ));
-            }
-            if restart {
-                let why = if mode == MODE_AUTO {
-                    "so auto mode can charge from solar"
-                } else {
-                    "as it was before the kick"
-                };
-                out.push(one(
-                    map.start_stop,
-                    START,
-                    format!(
-                        "EV charger ({}): start again, {why}",
-                        map.start_stop.address
-                    ),
-                ));
-            }
-            out
-        }
+        } => stop_writes(map, charger, mode, current_a, restart),
     }
+}
+
+/// Manual mode, the configured current, start.
+fn start_writes(config: &EvConfig, map: &ChargerMap, charger: &Charger) -> Vec<Write> {
+    vec![
+        one(
+            map.mode,
+            MODE_MANUAL,
+            format!(
+                "EV charger mode ({}): {} → manual",
+                map.mode.address,
+                mode_name(charger.mode)
+            ),
+        ),
+        one(
+            map.set_current,
+            config.current_a,
+            format!(
+                "EV charger set current ({}): {} A → {} A",
+                map.set_current.address, charger.set_current_a, config.current_a
+            ),
+        ),
+        one(
+            map.start_stop,
+            START,
+            format!("EV charger ({}): start", map.start_stop.address),
+        ),
+    ]
+}
+
+/// Stop, the mode and current put back where they differ, and start again when `restart`.
+fn stop_writes(
+    map: &ChargerMap,
+    charger: &Charger,
+    mode: u16,
+    current_a: u16,
+    restart: bool,
+) -> Vec<Write> {
+    let mut out = vec![one(
+        map.start_stop,
+        STOP,
+        format!("EV charger ({}): stop", map.start_stop.address),
+    )];
+    if mode != charger.mode {
+        out.push(one(
+            map.mode,
+            mode,
+            format!(
+                "EV charger mode ({}): {} → {}",
+                map.mode.address,
+                mode_name(charger.mode),
+                mode_name(mode)
+            ),
+        ));
+    }
+    if current_a != charger.set_current_a {
+        out.push(one(
+            map.set_current,
+            current_a,
+            format!(
+                "EV charger set current ({}): {} A → {current_a} A",
+                map.set_current.address, charger.set_current_a
+            ),
+        ));
+    }
+    if restart {
+        let why = if mode == MODE_AUTO {
+            "so auto mode can charge from solar"
+        } else {
+            "as it was before the kick"
+        };
+        out.push(one(
+            map.start_stop,
+            START,
+            format!(
+                "EV charger ({}): start again, {why}",
+                map.start_stop.address
+            ),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
