@@ -210,7 +210,7 @@ pub fn read_settings(device: &mut Device) -> Result<GxSettings, GxError> {
             .copied(),
     };
     let incomplete = || GxError::Modbus(ModbusError::NotInMap(first));
-    let at = |r: Register| crate::victron::raw_at(&dess, first, r).map(|v| v as u16);
+    let at = |r: Register| reg::raw_at(&dess, first, r).map(|v| v as u16);
     let ess_word = |r: Register| ess.word(r.address).ok_or_else(incomplete);
     Ok(GxSettings {
         map,
@@ -244,8 +244,8 @@ pub fn read_system(device: &mut Device, registers: &[Register]) -> Result<System
         Ok(words) => {
             let mut snapshot = Snapshot::default();
             snapshot.insert(first, &words);
-            let firmware = crate::victron::raw_at(&words, first, reg::FIRMWARE_VERSION)
-                .map(|v| Firmware(v as u32));
+            let firmware =
+                reg::raw_at(&words, first, reg::FIRMWARE_VERSION).map(|v| Firmware(v as u32));
             Ok(System { snapshot, firmware })
         }
         Err(e) if e.exception().is_some_and(|(_, code)| code == 0x02) => Ok(System {

@@ -565,11 +565,6 @@ pub const SLOT_BASE: u16 = 5424;
 pub const SLOT_WORDS_OLD_MAP: u16 = 6;
 pub const SLOT_WORDS: u16 = 7;
 
-/// Restriction bit: battery → grid blocked.
-pub const RESTRICT_BATTERY_TO_GRID: u16 = 1;
-/// Restriction bit: grid → battery blocked.
-pub const RESTRICT_GRID_TO_BATTERY: u16 = 2;
-
 /// Ranges a device serves, inclusive; a read must not cross an address outside them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Block {
@@ -626,7 +621,7 @@ pub fn coalesce(registers: &[Register]) -> Result<Vec<ReadRange>, u16> {
 }
 
 /// As [`coalesce`], for address ranges (end exclusive).
-pub fn coalesce_spans(
+fn coalesce_spans(
     spans: impl IntoIterator<Item = std::ops::Range<u16>>,
 ) -> Result<Vec<ReadRange>, u16> {
     let mut ranges: Vec<(Block, u16, u16)> = Vec::new();

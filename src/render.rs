@@ -15,7 +15,6 @@ use crate::config::Config;
 use crate::ev::rules::{self, Action, Charger, Record};
 use crate::modbus::Write;
 use crate::plan::{short_local, span};
-use crate::registers as reg;
 use crate::report::{
     BatteryDoc, BmsPart, ChargerPart, DrainDoc, GxLive, KickDisabled, KickReport, Mode, PlanReport,
     Report, SimulateReport, SlotDoc, StatusReport, StepDoc,
@@ -507,10 +506,10 @@ fn gx_text(g: &GxLive) -> String {
 
 fn restriction_words(bits: u16) -> String {
     let mut parts = Vec::new();
-    if bits & reg::RESTRICT_BATTERY_TO_GRID != 0 {
+    if bits & crate::victron::RESTRICT_BATTERY_TO_GRID != 0 {
         parts.push("battery→grid blocked");
     }
-    if bits & reg::RESTRICT_GRID_TO_BATTERY != 0 {
+    if bits & crate::victron::RESTRICT_GRID_TO_BATTERY != 0 {
         parts.push("grid→battery blocked");
     }
     if parts.is_empty() {

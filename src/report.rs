@@ -147,7 +147,7 @@ pub struct SlotDoc {
     pub start_local: DateTime<Tz>,
     #[serde(serialize_with = "rfc3339")]
     pub end_local: DateTime<Tz>,
-    /// What slot 0's Duration holds for it: seconds on the GX's wall clock.
+    /// The window's length on the GX's wall clock (what slot 0 holds is `slot_part`).
     pub duration_s: i64,
     /// The seconds that really elapse (an hour more or less on a daylight-saving night).
     pub elapsed_s: i64,

@@ -53,9 +53,9 @@ pub struct SlotRegs {
 }
 
 /// Restriction bit: battery → grid blocked.
-pub const RESTRICT_BATTERY_TO_GRID: u16 = reg::RESTRICT_BATTERY_TO_GRID;
+pub const RESTRICT_BATTERY_TO_GRID: u16 = 1;
 /// Restriction bit: grid → battery blocked.
-pub const RESTRICT_GRID_TO_BATTERY: u16 = reg::RESTRICT_GRID_TO_BATTERY;
+pub const RESTRICT_GRID_TO_BATTERY: u16 = 2;
 /// Strategy 0: aim for the slot's Soc.
 pub const STRATEGY_TARGET_SOC: u16 = 0;
 
@@ -408,8 +408,6 @@ pub fn code_name(r: Register, v: i64) -> Option<&'static str> {
         _ => return None,
     })
 }
-
-pub use crate::registers::raw_at;
 
 /// `ESS minimum SoC (2901) reads 10.0 % after writing 0.0 %`, a coded value with its name:
 /// `EVCS mode (3815) reads 1 (auto) after writing 0 (manual)`.
