@@ -9,11 +9,11 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, Command as Run};
+use crate::commands::schedule::Mode;
+use crate::commands::{self as app, Command as Run, Refused, Report};
 use crate::config::{CONFIG_ENV, Config, DEFAULT_CONFIG_PATH, Overrides};
 use crate::error::Exit;
-use crate::render::{self, Output};
-use crate::report::{Mode, Refused, Report};
+use crate::output::Output;
 
 /// What `--help` says after the options.
 const AFTER_HELP: &str = "\
@@ -200,7 +200,7 @@ where
                 let first = text.lines().next().unwrap_or_default();
                 let message = first.trim_start_matches("error: ").to_string();
                 let refused = Report::Refused(Refused::new(None, Exit::Usage, &message));
-                render::stdout(&render::json(&refused));
+                crate::output::stdout(&app::json(&refused));
             }
             let _ = e.print();
             return Exit::Usage;
@@ -242,14 +242,14 @@ where
         (Err(e), _) | (_, Err(e)) => {
             let refused = Report::Refused(Refused::new(None, Exit::Usage, &e));
             if out.json {
-                render::stdout(&render::json(&refused));
+                crate::output::stdout(&app::json(&refused));
             }
-            render::stderr(&format!("error: {e}"));
+            crate::output::stderr(&format!("error: {e}"));
             return Exit::Usage;
         }
     };
     let report = app::run(&config, &cli.config, command);
-    render::print(out, &config, &report);
+    app::print(out, &config, &report);
     report.exit()
 }
 
@@ -267,11 +267,11 @@ fn cron_block(cli: &Cli, runner: &str) -> Exit {
     let (lines, exit) = match Config::load(&cli.config, &overrides(cli)) {
         Ok(config) => (crate::cron::block(&config, runner), Exit::Ok),
         Err(e) => {
-            render::stderr(&format!("error: {e}"));
+            crate::output::stderr(&format!("error: {e}"));
             (crate::cron::fallback(runner, &e.to_string()), Exit::Usage)
         }
     };
-    render::stdout(&lines.join("\n"));
+    crate::output::stdout(&lines.join("\n"));
     exit
 }
 
@@ -292,7 +292,7 @@ fn simulate_args(
     if let Some(w) = load.filter(|w| !(0.0..=100_000.0).contains(w)) {
         return Err(format!("--load {w} is outside 0-100000 W"));
     }
-    Ok(Run::Simulate(app::SimulateArgs {
+    Ok(Run::Simulate(crate::commands::simulate::SimulateArgs {
         from: from.as_deref().map(|t| parse_at(t, zone)).transpose()?,
         days,
         soc,

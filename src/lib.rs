@@ -18,13 +18,14 @@
 //! - [`bms`]: the Redflow BMS over HTTP (ureq); [`modbus`] and [`gx`]: the GX over Modbus-TCP
 //!   (tokio-modbus); [`net`]: name lookups with a deadline, network failures by kind;
 //! - [`lock`]: one writing run at a time; [`cron`]: the cron block for a config;
-//! - [`app`]: the commands, each returning a [`report`]; [`render`]: prints a report as text
-//!   or JSON; [`cli`]: the command line; [`error`]: the exit codes.
+//! - [`commands`]: one module per command, each owning gather → decide → report → text
+//!   (`ev-kick` lives whole in [`ev`]); [`output`]: what every report shares, and the parts
+//!   more than one command shows; [`cli`]: the command line; [`error`]: the exit codes.
 
-pub mod app;
 pub mod bms;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod cron;
 pub mod decide;
@@ -39,12 +40,9 @@ pub mod json_file;
 pub mod lock;
 pub mod modbus;
 pub mod net;
-pub mod outcome;
+pub mod output;
 pub mod plan;
 pub mod registers;
-pub mod release;
-pub mod render;
-pub mod report;
 pub mod scenarios;
 pub mod simulate;
 pub mod sun;

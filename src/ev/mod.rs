@@ -2,8 +2,12 @@
 //!
 //! - [`rules`]: the pure decision (start, keep, stop, stand down) and the charger writes;
 //! - [`charger`]: the charger and the site's loads over Modbus, through the GX or the station;
-//! - [`state`]: the state file that remembers a kick between runs.
+//! - [`state`]: the state file that remembers a kick between runs;
+//! - [`kick`]: the `ev-kick` command (gather, decide, act, report, text);
+//! - [`parts`]: the charger and the record as `status` and `ev-kick` show them.
 
 pub mod charger;
+pub mod kick;
+pub mod parts;
 pub mod rules;
 pub mod state;

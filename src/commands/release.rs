@@ -18,7 +18,7 @@ use crate::gx::{self, GxError};
 use crate::handback::{self, Restored};
 use crate::handback_file;
 use crate::modbus::{Device, Write};
-use crate::outcome::{Failures, Head};
+use crate::output::{Failures, Head};
 
 /// What `release` did.
 #[derive(Debug, Serialize)]

@@ -1,11 +1,42 @@
-//! What every command's report shares: the head (when, in which zone) and the failures that
-//! decide the exit code, with the serializers for times. No command is known here.
+//! What every command's output shares: how the command line asked for it, printing that
+//! survives a closed pipe, local times in words, the head of every JSON document, a part that
+//! may have failed, and the failures that decide the exit code. No command is known here.
+
+use std::io::Write as _;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
 use crate::error::Exit;
+
+pub mod parts;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// Prints to stdout, ignoring a closed pipe rather than panicking.
+pub fn stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+/// Prints to stderr, ignoring a closed pipe.
+pub fn stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// A local date-time with zone abbreviation: `Mon 23 Nov 2026 07:00 AEDT`.
+pub fn long_local(tz: Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz)
+        .format("%a %d %b %Y %H:%M %Z")
+        .to_string()
+}
 
 /// The errors of a run, each with the exit code it stands for; the exit code of the run is
 /// decided from them in [`Exit::worst`], the one place that ranks them.
@@ -35,8 +66,6 @@ impl Failures {
         (self.0.into_iter().map(|(_, m)| m).collect(), exit)
     }
 }
-
-// ---------------------------------------------------------------- times
 
 pub fn rfc3339<S: Serializer, Z: TimeZone>(t: &DateTime<Z>, s: S) -> Result<S::Ok, S::Error>
 where
@@ -79,6 +108,32 @@ impl Head {
             now,
             now_local: now.with_timezone(&tz),
             timezone: tz,
+        }
+    }
+}
+
+/// A part that may have failed: its fields, or only `ok` and `error`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Part<T> {
+    pub ok: bool,
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub data: Option<T>,
+}
+
+impl<T> Part<T> {
+    pub fn new<E: ToString>(result: Result<T, &E>) -> Part<T> {
+        match result {
+            Ok(data) => Part {
+                ok: true,
+                error: None,
+                data: Some(data),
+            },
+            Err(e) => Part {
+                ok: false,
+                error: Some(e.to_string()),
+                data: None,
+            },
         }
     }
 }
