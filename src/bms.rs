@@ -21,6 +21,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::BmsConfig;
+use crate::exit_codes::{Exit, HasExit};
 use crate::net::Failure;
 
 /// The path of the status document under the BMS base URL.
@@ -384,6 +385,13 @@ fn request_problem(timeout_s: u64, e: ureq::Error) -> Problem {
         Failure::Unreachable(detail) => Problem::Unreachable(detail),
         Failure::NameNotFound(_) => Problem::NameNotFound,
         Failure::Other(detail) => Problem::Network(detail),
+    }
+}
+
+/// A BMS that failed: the safe state is applied, and the run exits 3.
+impl HasExit for BmsError {
+    fn exit(&self) -> Exit {
+        Exit::Bms
     }
 }
 

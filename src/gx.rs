@@ -10,6 +10,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::GxConfig;
+use crate::exit_codes::{Exit, HasExit};
 use crate::modbus::{Device, Endpoint, Mismatch, ModbusError, Snapshot, Write};
 use crate::registers::{self as reg, Register};
 use crate::victron::{EssState, Firmware, Hub4Mode, SlotMap, SlotRegs};
@@ -300,12 +301,18 @@ pub enum WriteError {
     ReadBack(ReadBackError),
 }
 
-impl WriteError {
-    /// The exit code this failure stands for.
-    pub fn exit(&self) -> crate::error::Exit {
+impl HasExit for WriteError {
+    fn exit(&self) -> Exit {
         match self {
-            WriteError::ReadBack(_) => crate::error::Exit::ReadBack,
-            WriteError::Gx(_) => crate::error::Exit::Device,
+            WriteError::ReadBack(_) => Exit::ReadBack,
+            WriteError::Gx(_) => Exit::Device,
         }
+    }
+}
+
+/// The GX (or the charger behind it) unreachable, refusing, or not schedulable.
+impl HasExit for GxError {
+    fn exit(&self) -> Exit {
+        Exit::Device
     }
 }

@@ -20,7 +20,7 @@
 //! - [`lock`]: one writing run at a time; [`cron`]: the cron block for a config;
 //! - [`commands`]: one module per command, each owning gather → decide → report → text
 //!   (`ev-kick` lives whole in [`ev`]); [`output`]: what every report shares, and the parts
-//!   more than one command shows; [`cli`]: the command line; [`error`]: the exit codes.
+//!   more than one command shows; [`cli`]: the command line; [`exit_codes`]: the exit codes, and the error each failure stands for.
 
 pub mod bms;
 pub mod cli;
@@ -30,8 +30,8 @@ pub mod config;
 pub mod cron;
 pub mod decide;
 pub mod drain;
-pub mod error;
 pub mod ev;
+pub mod exit_codes;
 pub mod follow;
 pub mod gx;
 pub mod handback;

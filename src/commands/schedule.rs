@@ -16,8 +16,8 @@ use crate::commands::check_clock;
 use crate::commands::timeline::timeline;
 use crate::config::Config;
 use crate::drain::Readings;
-use crate::error::Exit;
 use crate::ev::charger;
+use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::handback::{self, Found};
 use crate::handback_file::{self, HandbackFileError};
@@ -25,7 +25,7 @@ use crate::modbus::{Device, Write};
 use crate::output::parts::{
     BmsPart, DrainDoc, SettingsDoc, SlotDoc, SlotPartDoc, bms_text, drain_text, write_text,
 };
-use crate::output::{Failures, Head, Output, long_local, rfc3339_opt};
+use crate::output::{CommandName, Failures, Head, Output, long_local, rfc3339_opt};
 use crate::plan::{self, Phase, Plan, Stage, short_local};
 use crate::writes::{self, WritePlan};
 
@@ -35,6 +35,15 @@ use crate::writes::{self, WritePlan};
 pub enum Mode {
     Plan,
     Apply,
+}
+
+impl Mode {
+    pub fn command(self) -> CommandName {
+        match self {
+            Mode::Plan => CommandName::Plan,
+            Mode::Apply => CommandName::Apply,
+        }
+    }
 }
 
 /// `plan` and `apply`: read the BMS, plan, read the GX, decide the writes, and (apply) write.
@@ -65,8 +74,8 @@ pub fn schedule(
     let mut memory = Memory::load(handback_path, &mut warnings);
     let (gx, write_plan) = decide_writes(config, &plan, settings, &mut memory, &mut warnings);
     let mut failures = Failures::default();
-    failures.add_if(Exit::Bms, bms.as_ref().err());
-    failures.add_if(Exit::Device, gx.as_ref().err());
+    failures.push_if(bms.as_ref().err());
+    failures.push_if(gx.as_ref().err());
     let mut applied = false;
     if let (Mode::Apply, Ok(s), Some(d)) = (mode, &gx, &mut device) {
         applied = write_remembered(d, s, &write_plan.writes, &mut memory, &mut failures);
@@ -79,7 +88,7 @@ pub fn schedule(
     let parts = PlanParts::new(tz, config.gx.timezone, &plan);
     warnings.extend(write_plan.warnings);
     PlanReport {
-        command: mode,
+        command: mode.command(),
         head: Head::new(tz, now),
         bms: BmsPart::new(tz, now, &bms),
         stage: parts.stage,
@@ -197,7 +206,7 @@ fn write_remembered(
 ) -> bool {
     handback::remember(&mut memory.found, gx, writes);
     if let Err(e) = memory.save() {
-        failures.add(Exit::Internal, &e);
+        failures.push(&e);
         return false;
     }
     if writes.is_empty() {
@@ -206,7 +215,7 @@ fn write_remembered(
     match gx::write_and_verify(device, writes) {
         Ok(()) => true,
         Err(e) => {
-            failures.add(e.exit(), &e);
+            failures.push(&e);
             false
         }
     }
@@ -272,7 +281,7 @@ pub struct GxBefore {
 /// `plan` and `apply`.
 #[derive(Debug, Serialize)]
 pub struct PlanReport {
-    pub command: Mode,
+    pub command: CommandName,
     #[serde(flatten)]
     pub head: Head,
     pub bms: BmsPart,
@@ -333,7 +342,7 @@ impl PlanParts {
 }
 
 pub fn plan_text(out: Output, config: &Config, r: &PlanReport) -> Option<String> {
-    if r.command == Mode::Apply && !out.verbose {
+    if r.command == CommandName::Apply && !out.verbose {
         let mut t = String::new();
         if r.applied {
             for w in &r.writes {
@@ -351,9 +360,10 @@ pub fn plan_text(out: Output, config: &Config, r: &PlanReport) -> Option<String>
 fn full_plan_text(config: &Config, r: &PlanReport) -> String {
     let tz = config.timezone;
     let now = r.head.now;
-    let heading = match r.command {
-        Mode::Plan => "Plan (dry run) for",
-        Mode::Apply => "Apply for",
+    let heading = if r.command == CommandName::Apply {
+        "Apply for"
+    } else {
+        "Plan (dry run) for"
     };
     let mut t = format!("{heading} {} ({})\n", long_local(tz, now), tz.name());
     t += "\nBMS\n";
@@ -405,7 +415,7 @@ fn writes_text(r: &PlanReport) -> String {
     }
     let verb = if r.applied {
         "written and read back"
-    } else if r.command == Mode::Plan {
+    } else if r.command == CommandName::Plan {
         "would be written by `apply`"
     } else {
         "not (all) written"
