@@ -13,7 +13,6 @@ use crate::commands::status::StatusReport;
 use crate::config::Config;
 use crate::ev::kick::{KickDisabled, KickReport};
 use crate::exit_codes::{Exit, HasExit};
-use crate::gx::GxError;
 use crate::handback_file::{self};
 use crate::lock;
 use crate::output::{CommandName, Output, stderr, stdout};
@@ -61,10 +60,25 @@ impl Command {
     }
 }
 
+/// A host clock that has plainly not been set: a writing run refuses it (exit 4).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to write the GX: the clock says {now}, before 2024 — the GX has not synchronised its time (check its internet connection or set the date), and a schedule built on it would be wrong"
+)]
+pub struct ClockNotSet {
+    now: String,
+}
+
+impl HasExit for ClockNotSet {
+    fn exit(&self) -> Exit {
+        Exit::Device
+    }
+}
+
 /// The host clock, refusing one that has plainly not been set.
-pub fn check_clock(now: DateTime<Utc>) -> Result<(), GxError> {
+pub fn check_clock(now: DateTime<Utc>) -> Result<(), ClockNotSet> {
     if now.timestamp() < EARLIEST_BELIEVABLE {
-        Err(GxError::ClockNotSet {
+        Err(ClockNotSet {
             now: now.to_rfc3339(),
         })
     } else {

@@ -17,8 +17,9 @@ use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::handback::{self, Restored};
 use crate::handback_file;
-use crate::modbus::{Device, Write};
+use crate::modbus::Device;
 use crate::output::{CommandName, Failures, Head};
+use crate::registers::Write;
 
 /// What `release` did.
 #[derive(Debug, Serialize)]

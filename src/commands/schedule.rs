@@ -21,12 +21,13 @@ use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::handback::{self, Found};
 use crate::handback_file::{self, HandbackFileError};
-use crate::modbus::{Device, Write};
+use crate::modbus::Device;
 use crate::output::parts::{
     BmsPart, DrainDoc, SettingsDoc, SlotDoc, SlotPartDoc, bms_text, drain_text, write_text,
 };
 use crate::output::{CommandName, Failures, Head, Output, long_local, rfc3339_opt};
 use crate::plan::{self, Phase, Plan, Stage, short_local};
+use crate::registers::Write;
 use crate::writes::{self, WritePlan};
 
 /// `plan` writes nothing; `apply` writes what differs.
@@ -142,17 +143,17 @@ fn clock_warnings(mode: Mode, host_now: DateTime<Utc>, at: Option<DateTime<Utc>>
 fn decide_writes(
     config: &Config,
     plan: &plan::Plan,
-    settings: Result<gx::GxSettings, GxError>,
+    settings: Result<crate::victron::GxSettings, GxError>,
     memory: &mut Memory,
     warnings: &mut Vec<String>,
-) -> (Result<gx::GxSettings, GxError>, WritePlan) {
+) -> (Result<crate::victron::GxSettings, GxError>, WritePlan) {
     match settings {
         Ok(s) => {
             warnings.extend(handback::adopt_owner_change(&mut memory.found, &s));
             let owner = handback::owner_min_soc(&memory.found, &s);
             match writes::plan_writes(config, plan, &s, owner) {
                 Ok(w) => (Ok(s), w),
-                Err(e) => (Err(e), WritePlan::default()),
+                Err(e) => (Err(e.into()), WritePlan::default()),
             }
         }
         Err(e) => (Err(e), WritePlan::default()),
@@ -199,7 +200,7 @@ impl<'a> Memory<'a> {
 /// is one it must not make. True when the GX holds the plan.
 fn write_remembered(
     device: &mut Device,
-    gx: &gx::GxSettings,
+    gx: &crate::victron::GxSettings,
     writes: &[Write],
     memory: &mut Memory,
     failures: &mut Failures,
@@ -224,7 +225,7 @@ fn write_remembered(
 /// What `plan` and `apply` read from the GX; the device stays open for writing.
 struct GxRead {
     device: Option<Device>,
-    settings: Result<gx::GxSettings, GxError>,
+    settings: Result<crate::victron::GxSettings, GxError>,
     /// For the drain forecast, in the maintenance phase only.
     readings: Option<Readings>,
     /// What the owner should know about those readings.

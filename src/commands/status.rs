@@ -13,12 +13,14 @@ use crate::ev::parts::{ChargerPart, EvStatus, charger_part_text, record_text};
 use crate::ev::state::{self};
 use crate::exit_codes::Exit;
 use crate::follow::{self, SlotCheck};
-use crate::gx::{self, GxError, GxSettings, System};
-use crate::modbus::{Device, Snapshot};
+use crate::gx::{self, GxError, System};
+use crate::modbus::Device;
 use crate::output::parts::{BmsPart, DrainDoc, SlotRegisters, bms_text, drain_text};
 use crate::output::{CommandName, Failures, Head, Output, Part, long_local};
 use crate::plan::{self};
 use crate::registers as reg;
+use crate::registers::Snapshot;
+use crate::victron::GxSettings;
 use crate::victron::{Line, SlotMap};
 use crate::writes::{self};
 
@@ -97,7 +99,14 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
 /// Dynamic ESS live block, and the settings on the GX's map.
 fn read_status_gx(
     device: &mut Device,
-) -> Result<(gx::System, crate::modbus::Snapshot, gx::GxSettings), GxError> {
+) -> Result<
+    (
+        gx::System,
+        crate::registers::Snapshot,
+        crate::victron::GxSettings,
+    ),
+    GxError,
+> {
     let system = gx::read_system(device, &gx::LIVE[..5])?;
     let dess = gx::read(device, &gx::LIVE[5..])?;
     let settings = gx::read_settings(device)?;
@@ -109,8 +118,8 @@ fn read_status_gx(
 fn status_forecast(
     config: &Config,
     now: DateTime<Utc>,
-    bms: &Result<bms::BmsReading, bms::BmsError>,
-    snap: Option<&crate::modbus::Snapshot>,
+    bms: &Result<crate::redflow::BmsReading, bms::BmsError>,
+    snap: Option<&crate::registers::Snapshot>,
     ev: Option<&EvStatus>,
 ) -> Option<drain::Forecast> {
     let plan = plan::plan(config, now, bms.as_ref().ok()?);

@@ -12,9 +12,10 @@ use crate::ev::rules::{self, Action, Decision, Inputs, NextRecord, Record, Site}
 use crate::ev::state::{self, StateFileError};
 use crate::exit_codes::Exit;
 use crate::gx::{self, GxError, WriteError};
-use crate::modbus::{Device, Write};
+use crate::modbus::Device;
 use crate::output::parts::{BmsPart, bms_text, write_text};
 use crate::output::{CommandName, Failures, Head, Output, Part, long_local};
+use crate::registers::Write;
 
 pub fn disabled(config: &Config) -> KickDisabled {
     KickDisabled {
@@ -124,7 +125,7 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
 
 /// What went wrong in one `ev-kick` run, each with its exit code.
 fn kick_failures(
-    bms: &Result<bms::BmsReading, bms::BmsError>,
+    bms: &Result<crate::redflow::BmsReading, bms::BmsError>,
     site: &Result<rules::Site, GxError>,
     reached: &charger::Reached,
     done: &Done,
