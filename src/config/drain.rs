@@ -1,4 +1,4 @@
-//! `[drain]`: the maintenance drain's forecast, and the opt-in drain to the grid.
+//! `[drain]`: what the maintenance drain's forecast assumes, and whether it may drain to the grid.
 
 use serde::Deserialize;
 
