@@ -45,6 +45,7 @@ pub mod plan;
 pub mod redflow;
 pub mod registers;
 pub mod scenarios;
+pub mod serial;
 pub mod simulate;
 pub mod sun;
 pub mod victron;

@@ -25,9 +25,10 @@ use crate::modbus::Device;
 use crate::output::parts::{
     BmsPart, DrainDoc, SettingsDoc, SlotDoc, SlotPartDoc, bms_text, drain_text, write_text,
 };
-use crate::output::{CommandName, Failures, Head, Output, long_local, rfc3339_opt};
+use crate::output::{CommandName, Failures, Head, Output, long_local};
 use crate::plan::{self, Phase, Plan, Stage, short_local};
 use crate::registers::Write;
+use crate::serial::rfc3339_opt;
 use crate::writes::{self, WritePlan};
 
 /// `plan` writes nothing; `apply` writes what differs.

@@ -6,13 +6,14 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::bms;
-use crate::config::Config;
+use crate::config::{Config, SimulateConfig};
 use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::output::parts::SlotDoc;
-use crate::output::{CommandName, Failures, long_local, rfc3339, rfc3339_opt};
+use crate::output::{CommandName, Failures, long_local};
 use crate::plan::short_local;
-use crate::simulate::Simulation;
+use crate::serial::rfc3339_opt;
+use crate::simulate::{Day, Maintenance, Sample, Simulation};
 
 /// What `simulate` was asked for; a missing SoC or due time is read from the devices.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,18 +82,18 @@ pub struct ModelDoc {
     pub due_in_h: f64,
     pub start_stripping: bool,
     pub battery_capacity_kwh: f64,
-    pub charge_w: f64,
-    pub discharge_w: f64,
-    pub strip_hours: f64,
-    pub maintenance_interval_hours: f64,
-    pub ess_min_soc: f64,
-    pub empty_soc: f64,
+    /// `[simulate]` as the model used it (its `load_w` is the one below).
+    #[serde(flatten)]
+    pub section: SimulateConfig,
     /// A constant load, W, or 24 hourly values.
     pub load_w: LoadDoc,
-    pub solar_kwh_per_day: Option<f64>,
-    pub ev_connected: Option<String>,
     /// Local times the rules run (as cron runs `apply`), `HH:MM`.
     pub runs: Vec<String>,
+}
+
+/// The JSON documents' two decimals, for the text to show the same figures.
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// The house load a simulation used: one value, W, or 24 hourly values from 00:00.
@@ -103,41 +104,12 @@ pub enum LoadDoc {
     Hourly([f64; 24]),
 }
 
+/// One hourly sample, with its slot in local time.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepDoc {
-    #[serde(serialize_with = "rfc3339")]
-    pub t: DateTime<Utc>,
-    pub soc: f64,
-    pub phase: &'static str,
+    #[serde(flatten)]
+    pub sample: Sample,
     pub slot: Option<SlotDoc>,
-    pub battery_w: f64,
-    pub grid_w: f64,
-    pub ev_w: f64,
-    pub peak: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MaintenanceDoc {
-    #[serde(serialize_with = "rfc3339")]
-    pub due: DateTime<Utc>,
-    #[serde(serialize_with = "rfc3339_opt")]
-    pub empty: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "rfc3339_opt")]
-    pub done: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "rfc3339_opt")]
-    pub deadline: Option<DateTime<Utc>>,
-    pub on_time: Option<bool>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DayDoc {
-    pub date: chrono::NaiveDate,
-    pub events: Vec<&'static str>,
-    pub peak_grid_kwh: f64,
-    pub lowest_soc: f64,
-    pub grid_import_kwh: f64,
-    pub grid_export_kwh: f64,
-    pub ev_kwh: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,17 +128,13 @@ pub struct SimulateReport {
     pub from: Option<DateTime<Utc>>,
     pub model: Option<ModelDoc>,
     pub steps: Vec<StepDoc>,
-    pub maintenances: Vec<MaintenanceDoc>,
+    pub maintenances: Vec<Maintenance>,
     /// One entry per local day touched.
-    pub days: Vec<DayDoc>,
+    pub days: Vec<Day>,
     pub totals: Option<TotalsDoc>,
     pub findings: Vec<String>,
     pub errors: Vec<String>,
     pub exit_code: Exit,
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 impl SimulateReport {
@@ -192,19 +160,6 @@ impl SimulateReport {
                 exit_code,
             };
         };
-        let days: Vec<DayDoc> = sim
-            .days
-            .iter()
-            .map(|d| DayDoc {
-                date: d.date,
-                events: d.events.clone(),
-                peak_grid_kwh: round2(d.peak_grid_kwh),
-                lowest_soc: round2(d.lowest_soc),
-                grid_import_kwh: round2(d.grid_import_kwh),
-                grid_export_kwh: round2(d.grid_export_kwh),
-                ev_kwh: round2(d.ev_kwh),
-            })
-            .collect();
         let sum = |f: fn(&crate::simulate::Day) -> f64| round2(sim.days.iter().map(f).sum());
         SimulateReport {
             command: CommandName::Simulate,
@@ -214,28 +169,12 @@ impl SimulateReport {
                 .samples
                 .iter()
                 .map(|s| StepDoc {
-                    t: s.t,
-                    soc: round2(s.soc),
-                    phase: s.phase,
+                    sample: s.clone(),
                     slot: s.slot.as_ref().map(|slot| SlotDoc::new(tz, gx_tz, slot)),
-                    battery_w: s.battery_w.round(),
-                    grid_w: s.grid_w.round(),
-                    ev_w: s.ev_w.round(),
-                    peak: s.peak,
                 })
                 .collect(),
-            maintenances: sim
-                .maintenances
-                .iter()
-                .map(|m| MaintenanceDoc {
-                    due: m.due,
-                    empty: m.empty,
-                    done: m.done,
-                    deadline: m.deadline,
-                    on_time: m.on_time,
-                })
-                .collect(),
-            days,
+            maintenances: sim.maintenances.clone(),
+            days: sim.days.clone(),
             totals: Some(TotalsDoc {
                 grid_import_kwh: sum(|d| d.grid_import_kwh),
                 grid_export_kwh: sum(|d| d.grid_export_kwh),
@@ -263,15 +202,8 @@ fn model_doc(config: &Config, sim: &Simulation) -> ModelDoc {
         due_in_h: round2(sim.start.due_in.num_seconds() as f64 / 3600.0),
         start_stripping: sim.start.stripping,
         battery_capacity_kwh: config.schedule.battery_capacity_kwh,
-        charge_w: m.charge_w,
-        discharge_w: m.discharge_w,
-        strip_hours: m.strip_hours,
-        maintenance_interval_hours: m.maintenance_interval_hours,
-        ess_min_soc: m.ess_min_soc,
-        empty_soc: m.empty_soc,
+        section: m.clone(),
         load_w,
-        solar_kwh_per_day: m.solar_kwh_per_day,
-        ev_connected: m.ev_connected.map(|(a, b)| format!("{a}-{b}")),
         runs: crate::cron::apply_times(config)
             .iter()
             .map(ToString::to_string)
@@ -306,6 +238,7 @@ pub fn simulate_text(config: &Config, r: &SimulateReport) -> String {
             LoadDoc::Hourly(_) => "hourly profile, see [simulate] load_w,".to_string(),
         },
         model
+            .section
             .solar_kwh_per_day
             .map_or("none".to_string(), |k| format!("{k} kWh/day")),
         model.runs.join(", ")
@@ -320,11 +253,11 @@ pub fn simulate_text(config: &Config, r: &SimulateReport) -> String {
             } else {
                 d.events.join(", ")
             },
-            d.peak_grid_kwh,
-            d.lowest_soc,
-            d.grid_import_kwh,
-            d.grid_export_kwh,
-            d.ev_kwh
+            round2(d.peak_grid_kwh),
+            round2(d.lowest_soc),
+            round2(d.grid_import_kwh),
+            round2(d.grid_export_kwh),
+            round2(d.ev_kwh)
         );
     }
     if let Some(tot) = &r.totals {
@@ -380,7 +313,7 @@ fn soc_chart(tz: Tz, steps: &[StepDoc]) -> String {
     let mut t = String::new();
     let mut days = String::new();
     for (i, s) in steps.iter().enumerate() {
-        let local = s.t.with_timezone(&tz);
+        let local = s.sample.t.with_timezone(&tz);
         if (local.format("%H").to_string() == "00" || i == 0) && days.chars().count() <= i {
             while days.chars().count() < i {
                 days.push(' ');
@@ -393,7 +326,7 @@ fn soc_chart(tz: Tz, steps: &[StepDoc]) -> String {
         let row: String = steps
             .iter()
             .map(|s| {
-                if s.soc >= f64::from(level) - 10.0 {
+                if round2(s.sample.soc) >= f64::from(level) - 10.0 {
                     '█'
                 } else {
                     ' '
@@ -406,7 +339,7 @@ fn soc_chart(tz: Tz, steps: &[StepDoc]) -> String {
     t += &format!(
         "  {:<7}{}\n",
         "peak",
-        row(&|s| if s.peak { '#' } else { '.' })
+        row(&|s| if s.sample.peak { '#' } else { '.' })
     );
     t += &format!(
         "  {:<7}{}\n",
@@ -420,7 +353,7 @@ fn soc_chart(tz: Tz, steps: &[StepDoc]) -> String {
     t += &format!(
         "  {:<7}{}\n",
         "maint",
-        row(&|s| match s.phase {
+        row(&|s| match s.sample.phase {
             "draining" => '>',
             "stripping" => 's',
             _ => '.',

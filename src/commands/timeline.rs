@@ -49,8 +49,11 @@ pub fn timeline(
             })
             .collect()
     };
-    let windows: Vec<Span> = candidates.iter().map(|c| (c.start, c.end)).collect();
-    let slot: Vec<Span> = slot.iter().map(|c| (c.start, c.end)).collect();
+    let windows: Vec<Span> = candidates
+        .iter()
+        .map(|c| (c.span.start, c.span.end))
+        .collect();
+    let slot: Vec<Span> = slot.iter().map(|c| (c.span.start, c.span.end)).collect();
     let marker = |at: Option<DateTime<Utc>>, mark: char| -> String {
         cells
             .iter()

@@ -1,12 +1,12 @@
 //! `[simulate]`: the battery model, house load, solar and EV that `simulate` runs the rules on.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::ConfigError;
 use super::window::ClockTime;
 
 /// `[simulate]`: the battery model `simulate` runs the rules on. Defaults suit one ZCell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimulateConfig {
     /// Largest charge power, W.
     pub charge_w: f64,
@@ -22,11 +22,24 @@ pub struct SimulateConfig {
     /// %: 1 by default, the lowest target the GX takes (a drain slot aims for it).
     pub empty_soc: f64,
     /// House load per local hour 0-23, W; `None`: a constant (`--load`, else 400 W).
+    #[serde(skip)]
     pub load_w: Option<[f64; 24]>,
     /// Solar energy on a day, kWh, on a daylight curve 06:00-18:00; `None`: no solar.
     pub solar_kwh_per_day: Option<f64>,
     /// When an EV is plugged in, local `[from, to)`, for `[ev]`'s kick.
+    #[serde(serialize_with = "span_text")]
     pub ev_connected: Option<(ClockTime, ClockTime)>,
+}
+
+/// `"18:00-07:00"`, as the section writes it.
+fn span_text<S: Serializer>(
+    span: &Option<(ClockTime, ClockTime)>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match span {
+        Some((from, to)) => s.collect_str(&format_args!("{from}-{to}")),
+        None => s.serialize_none(),
+    }
 }
 
 /// The one place the section's defaults are written: a config without `[simulate]` gets

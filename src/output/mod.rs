@@ -4,11 +4,12 @@
 
 use std::io::Write as _;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::exit_codes::{Exit, HasExit};
+use crate::serial::{rfc3339, zone_name};
 
 pub mod parts;
 
@@ -71,30 +72,6 @@ impl Failures {
         let exit = Exit::worst(self.0.iter().map(|(e, _)| *e));
         (self.0.into_iter().map(|(_, m)| m).collect(), exit)
     }
-}
-
-pub fn rfc3339<S: Serializer, Z: TimeZone>(t: &DateTime<Z>, s: S) -> Result<S::Ok, S::Error>
-where
-    Z::Offset: std::fmt::Display,
-{
-    s.collect_str(&t.to_rfc3339())
-}
-
-pub fn rfc3339_opt<S: Serializer, Z: TimeZone>(
-    t: &Option<DateTime<Z>>,
-    s: S,
-) -> Result<S::Ok, S::Error>
-where
-    Z::Offset: std::fmt::Display,
-{
-    match t {
-        Some(t) => rfc3339(t, s),
-        None => s.serialize_none(),
-    }
-}
-
-pub fn zone_name<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(tz.name())
 }
 
 /// Which command a document reports on: the same type in every report.

@@ -7,10 +7,11 @@ use serde::Serialize;
 
 use crate::bms::BmsError;
 use crate::drain::{Forecast, LoadSource};
-use crate::output::{long_local, rfc3339, rfc3339_opt};
+use crate::output::long_local;
 use crate::plan::{Slot, WindowKind, short_local, span};
 use crate::redflow::BmsReading;
 use crate::registers::Write;
+use crate::serial::{rfc3339, rfc3339_opt};
 use crate::victron::GxSettings;
 use crate::victron::{SlotMap, SlotRegs};
 use crate::writes::{Piece, describe_slot};
@@ -69,11 +70,9 @@ impl BmsPart {
     }
 }
 
-/// A dated charge window, as the slot or as a candidate.
-#[derive(Debug, Clone, Serialize)]
-pub struct SlotDoc {
-    pub kind: WindowKind,
-    pub window: String,
+/// A span of time in UTC and in the configured zone.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LocalSpan {
     #[serde(serialize_with = "rfc3339")]
     pub start: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
@@ -82,6 +81,26 @@ pub struct SlotDoc {
     pub start_local: DateTime<Tz>,
     #[serde(serialize_with = "rfc3339")]
     pub end_local: DateTime<Tz>,
+}
+
+impl LocalSpan {
+    pub fn new(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> LocalSpan {
+        LocalSpan {
+            start,
+            end,
+            start_local: start.with_timezone(&tz),
+            end_local: end.with_timezone(&tz),
+        }
+    }
+}
+
+/// A dated charge window, as the slot or as a candidate.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotDoc {
+    pub kind: WindowKind,
+    pub window: String,
+    #[serde(flatten)]
+    pub span: LocalSpan,
     /// The window's length on the GX's wall clock (what slot 0 holds is `slot_part`).
     pub duration_s: i64,
     /// The seconds that really elapse (an hour more or less on a daylight-saving night).
@@ -94,10 +113,7 @@ impl SlotDoc {
         SlotDoc {
             kind: s.kind,
             window: s.window.clone(),
-            start: s.start,
-            end: s.end,
-            start_local: s.start.with_timezone(&tz),
-            end_local: s.end.with_timezone(&tz),
+            span: LocalSpan::new(tz, s.start, s.end),
             duration_s: crate::clock::gx_wall_seconds(gx_tz, s.start, s.end),
             elapsed_s: s.duration_s(),
             soc: s.soc,
@@ -108,14 +124,8 @@ impl SlotDoc {
 /// The part of the plan's slot that slot 0 holds now.
 #[derive(Debug, Clone, Serialize)]
 pub struct SlotPartDoc {
-    #[serde(serialize_with = "rfc3339")]
-    pub start: DateTime<Utc>,
-    #[serde(serialize_with = "rfc3339")]
-    pub end: DateTime<Utc>,
-    #[serde(serialize_with = "rfc3339")]
-    pub start_local: DateTime<Tz>,
-    #[serde(serialize_with = "rfc3339")]
-    pub end_local: DateTime<Tz>,
+    #[serde(flatten)]
+    pub span: LocalSpan,
     /// What slot 0's Duration holds.
     pub duration_s: i64,
     /// Whether it is the whole window.
@@ -125,10 +135,7 @@ pub struct SlotPartDoc {
 impl SlotPartDoc {
     pub fn new(tz: Tz, p: &Piece) -> SlotPartDoc {
         SlotPartDoc {
-            start: p.start,
-            end: p.end,
-            start_local: p.start.with_timezone(&tz),
-            end_local: p.end.with_timezone(&tz),
+            span: LocalSpan::new(tz, p.start, p.end),
             duration_s: (p.end - p.start).num_seconds(),
             whole: p.whole,
         }

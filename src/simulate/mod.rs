@@ -21,6 +21,8 @@ use crate::ev::codec::{self, Action, Charger};
 use crate::ev::rules::{self, Inputs, NextRecord, Record, Site};
 use crate::plan::{self, Slot, WindowKind};
 use crate::redflow::{Battery, BmsReading};
+use crate::serial::{rfc3339, rfc3339_opt, round2, whole};
+use serde::Serialize;
 
 mod book;
 mod house;
@@ -70,44 +72,59 @@ enum Cycle {
 }
 
 /// One maintenance cycle, as it went.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Maintenance {
+    #[serde(serialize_with = "rfc3339")]
     pub due: DateTime<Utc>,
     /// When the battery was empty; `None`: not within the period.
+    #[serde(serialize_with = "rfc3339_opt")]
     pub empty: Option<DateTime<Utc>>,
     /// When the strip ended.
+    #[serde(serialize_with = "rfc3339_opt")]
     pub done: Option<DateTime<Utc>>,
     /// The drain's deadline, as `[drain]` defines it.
+    #[serde(serialize_with = "rfc3339_opt")]
     pub deadline: Option<DateTime<Utc>>,
     /// Empty by the deadline (or no deadline); `None` while unknown.
     pub on_time: Option<bool>,
 }
 
-/// An hourly sample.
-#[derive(Debug, Clone, PartialEq)]
+/// An hourly sample. Its slot is left to the report, which shows it in local time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
+    #[serde(serialize_with = "rfc3339")]
     pub t: DateTime<Utc>,
+    #[serde(serialize_with = "round2")]
     pub soc: f64,
     /// `normal`, `draining` or `stripping`.
     pub phase: &'static str,
+    #[serde(skip)]
     pub slot: Option<Slot>,
+    #[serde(serialize_with = "whole")]
     pub battery_w: f64,
+    #[serde(serialize_with = "whole")]
     pub grid_w: f64,
+    #[serde(serialize_with = "whole")]
     pub ev_w: f64,
     /// Whether a peak window covers this hour.
     pub peak: bool,
 }
 
 /// One local day's figures.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Day {
     pub date: chrono::NaiveDate,
     /// `due`, `empty`, `done` as they happened that day; `late` for a drain past its deadline.
     pub events: Vec<&'static str>,
+    #[serde(serialize_with = "round2")]
     pub peak_grid_kwh: f64,
+    #[serde(serialize_with = "round2")]
     pub lowest_soc: f64,
+    #[serde(serialize_with = "round2")]
     pub grid_import_kwh: f64,
+    #[serde(serialize_with = "round2")]
     pub grid_export_kwh: f64,
+    #[serde(serialize_with = "round2")]
     pub ev_kwh: f64,
 }
 
