@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::schedule::Mode;
 use crate::commands::{self as app, Command as Run, Refused, Report};
-use crate::config::{CONFIG_ENV, Config, DEFAULT_CONFIG_PATH, Overrides};
+use crate::config::{CONFIG_ENV, DEFAULT_CONFIG_PATH, Overrides};
 use crate::exit_codes::Exit;
 use crate::output::Output;
 
@@ -210,7 +210,7 @@ where
     if let Command::CronBlock { runner } = &cli.command {
         return cron_block(&cli, runner);
     }
-    let loaded = Config::load(&cli.config, &overrides(&cli)).map_err(|e| e.to_string());
+    let loaded = crate::config_file::load(&cli.config, &overrides(&cli)).map_err(|e| e.to_string());
     // `--at` may be a wall-clock time of the configured zone.
     let zone = loaded.as_ref().ok().map(|c| c.timezone);
     let (json, command) = match &cli.command {
@@ -264,7 +264,7 @@ fn overrides(cli: &Cli) -> Overrides {
 /// `cron-block`: the block for this config, or the fallback block (and exit 2) while the
 /// config is not valid.
 fn cron_block(cli: &Cli, runner: &str) -> Exit {
-    let (lines, exit) = match Config::load(&cli.config, &overrides(cli)) {
+    let (lines, exit) = match crate::config_file::load(&cli.config, &overrides(cli)) {
         Ok(config) => (crate::cron::block(&config, runner), Exit::Ok),
         Err(e) => {
             crate::output::stderr(&format!("error: {e}"));

@@ -19,11 +19,6 @@ use chrono_tz::Tz;
 
 use crate::config::Window;
 
-/// The system clock as UTC. Only the instant is read, never the host's time zone.
-pub fn now() -> DateTime<Utc> {
-    DateTime::<Utc>::from(std::time::SystemTime::now())
-}
-
 /// The instant of a local wall-clock time in `tz`.
 pub fn to_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     let mut probe = local;

@@ -79,22 +79,6 @@ pub const DRAIN: [Register; 4] = [
     reg::BATTERY_SOC,
 ];
 
-/// The drain forecast's readings from a snapshot holding [`DRAIN`], and the charger's
-/// (power, status) when it was read.
-pub fn drain_readings(snap: &Snapshot, charger: Option<(u16, u16)>) -> crate::drain::Readings {
-    let value = |r: Register| snap.value(r).unwrap_or(0.0);
-    crate::drain::Readings {
-        battery_soc: value(reg::BATTERY_SOC),
-        ac_loads_w: reg::AC_CONSUMPTION.map(|r| snap.word(r.address).unwrap_or(0)),
-        charger,
-        pv_w: crate::drain::pv_estimate(
-            reg::AC_CONSUMPTION.map(|r| snap.word(r.address)),
-            crate::drain::GRID_POWER.map(|a| snap.word(a)),
-            snap.value(reg::BATTERY_POWER),
-        ),
-    }
-}
-
 /// A connection to the GX's system/settings unit.
 pub fn connect(config: &GxConfig) -> Result<Device, ModbusError> {
     Device::connect(&Endpoint {

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod config_file;
 pub mod cron;
 pub mod decide;
 pub mod drain;

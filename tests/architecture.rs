@@ -1,11 +1,76 @@
 //! The shape of `src/` that the README promises, checked on the source text: no import cycle
-//! between modules, no function longer than 80 lines, and no socket code of our own (the
-//! BMS goes through ureq and the GX through tokio-modbus). Test modules are left out.
+//! between modules or between folders, no pure module importing one that does I/O, no
+//! function longer than 80 lines, no file over 600 lines of code, and no socket code of our
+//! own (the BMS goes through ureq and the GX through tokio-modbus). Test modules are left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const LONGEST_FUNCTION: usize = 80;
+const LONGEST_FILE: usize = 600;
+
+/// The pure core: plain functions from typed inputs to a decision, and the device codecs.
+/// Nothing here reads a clock, a file, the network or the terminal.
+const PURE: &[&str] = &[
+    "clock",
+    "config",
+    "cron",
+    "decide",
+    "drain",
+    "ev::codec",
+    "ev::rules",
+    "exit_codes",
+    "follow",
+    "handback",
+    "plan",
+    "redflow",
+    "registers",
+    "scenarios",
+    "serial",
+    "simulate",
+    "sun",
+    "victron",
+    "writes",
+];
+
+/// The shell: devices, files, the clock, the command line and what is printed.
+const SHELL: &[&str] = &[
+    "bms",
+    "cli",
+    "commands",
+    "config_file",
+    "ev",
+    "ev::charger",
+    "ev::kick",
+    "ev::parts",
+    "ev::state",
+    "gx",
+    "handback_file",
+    "json_file",
+    "lib",
+    "lock",
+    "main",
+    "modbus",
+    "net",
+    "output",
+];
+
+/// Which list a module belongs to: its own entry, or its nearest listed parent's.
+fn side(module: &str) -> Option<&'static str> {
+    let mut path = module.to_string();
+    loop {
+        if PURE.contains(&path.as_str()) {
+            return Some("pure");
+        }
+        if SHELL.contains(&path.as_str()) {
+            return Some("shell");
+        }
+        match path.rfind("::") {
+            Some(i) => path.truncate(i),
+            None => return None,
+        }
+    }
+}
 
 /// (module path like `ev::rules`, the file's text up to its test module)
 fn sources() -> Vec<(String, String)> {
@@ -81,11 +146,11 @@ fn dependencies(modules: &BTreeSet<String>, code: &str) -> BTreeSet<String> {
     out
 }
 
-#[test]
-fn no_import_cycle_between_modules() {
+/// Module → the modules it imports (a parent's declarations of its children left out).
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let sources = sources();
     let modules: BTreeSet<String> = sources.iter().map(|(m, _)| m.clone()).collect();
-    let graph: BTreeMap<String, BTreeSet<String>> = sources
+    sources
         .iter()
         .map(|(m, code)| {
             let mut deps = dependencies(&modules, code);
@@ -94,11 +159,11 @@ fn no_import_cycle_between_modules() {
             deps.retain(|d| !d.starts_with(&format!("{m}::")));
             (m.clone(), deps)
         })
-        .collect();
-    assert!(
-        graph["commands::schedule"].contains("output"),
-        "the parser sees imports: {graph:?}"
-    );
+        .collect()
+}
+
+/// The first cycle in `graph`, if any.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     // Depth-first search for a back edge.
     fn visit(
         node: &str,
@@ -125,13 +190,90 @@ fn no_import_cycle_between_modules() {
         None
     }
     let mut done = BTreeSet::new();
-    for m in graph.keys() {
-        let cycle = visit(m, &graph, &mut Vec::new(), &mut done);
-        assert!(
-            cycle.is_none(),
-            "import cycle: {}",
-            cycle.unwrap().join(" → ")
-        );
+    graph
+        .keys()
+        .find_map(|m| visit(m, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_import_cycle_between_modules() {
+    let graph = graph();
+    assert!(
+        graph["commands::schedule"].contains("output"),
+        "the parser sees imports: {graph:?}"
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("import cycle: {}", cycle.join(" → "));
+    }
+}
+
+#[test]
+fn no_import_cycle_between_folders() {
+    // Each module stands for its top-level folder (or file): `ev::kick` is `ev`.
+    let top = |m: &str| m.split("::").next().unwrap_or(m).to_string();
+    let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (m, deps) in graph() {
+        let entry = folders.entry(top(&m)).or_default();
+        entry.extend(deps.iter().map(|d| top(d)).filter(|d| *d != top(&m)));
+    }
+    assert!(folders["commands"].contains("ev"), "{folders:?}");
+    if let Some(cycle) = find_cycle(&folders) {
+        panic!("import cycle between folders: {}", cycle.join(" → "));
+    }
+}
+
+#[test]
+fn every_module_is_pure_or_shell_and_no_pure_module_imports_the_shell() {
+    let mut problems = Vec::new();
+    for (m, deps) in graph() {
+        match side(&m) {
+            None => problems.push(format!("{m} is in neither PURE nor SHELL: add it to one")),
+            Some("pure") => {
+                for d in deps.iter().filter(|d| side(d) == Some("shell")) {
+                    problems.push(format!("pure {m} imports {d}, which does I/O"));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn no_source_file_is_longer_than_600_lines_of_code() {
+    let long: Vec<String> = sources()
+        .into_iter()
+        .map(|(m, code)| (m, code.lines().count()))
+        .filter(|(_, n)| *n > LONGEST_FILE)
+        .map(|(m, n)| format!("{m}: {n} lines"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files over {LONGEST_FILE} lines of code (before the test module):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_pure_core_reads_no_clock_file_or_terminal() {
+    let io = [
+        "std::fs",
+        "std::net",
+        "std::io::std",
+        "SystemTime::now",
+        "Utc::now",
+        "Local::now",
+        "println!",
+        "eprintln!",
+        "std::env::var",
+    ];
+    for (m, code) in sources() {
+        if side(&m) != Some("pure") {
+            continue;
+        }
+        for needle in io {
+            assert!(!code.contains(needle), "pure {m} uses {needle}");
+        }
     }
 }
 

@@ -11,12 +11,15 @@ use crate::commands::schedule::{Mode, PlanReport};
 use crate::commands::simulate::{SimulateArgs, SimulateReport};
 use crate::commands::status::StatusReport;
 use crate::config::Config;
+use crate::drain;
 use crate::ev::kick::{KickDisabled, KickReport};
 use crate::exit_codes::{Exit, HasExit};
 use crate::handback_file;
 use crate::lock;
 use crate::output::{CommandName, Output, stderr, stdout};
+use crate::registers::{self as reg, Register, Snapshot};
 
+pub mod forecast;
 pub mod release;
 pub mod schedule;
 pub mod simulate;
@@ -75,6 +78,22 @@ impl HasExit for ClockNotSet {
     }
 }
 
+/// The drain forecast's readings (for `plan`/`apply` and `status`) from a snapshot holding [`crate::gx::DRAIN`], and the charger's
+/// (power, status) when it was read.
+pub fn drain_readings(snap: &Snapshot, charger: Option<(u16, u16)>) -> drain::Readings {
+    let value = |r: Register| snap.value(r).unwrap_or(0.0);
+    drain::Readings {
+        battery_soc: value(reg::BATTERY_SOC),
+        ac_loads_w: reg::AC_CONSUMPTION.map(|r| snap.word(r.address).unwrap_or(0)),
+        charger,
+        pv_w: drain::pv_estimate(
+            reg::AC_CONSUMPTION.map(|r| snap.word(r.address)),
+            drain::GRID_POWER.map(|a| snap.word(a)),
+            snap.value(reg::BATTERY_POWER),
+        ),
+    }
+}
+
 /// The host clock, refusing one that has plainly not been set.
 pub fn check_clock(now: DateTime<Utc>) -> Result<(), ClockNotSet> {
     if now.timestamp() < EARLIEST_BELIEVABLE {
@@ -89,7 +108,9 @@ pub fn check_clock(now: DateTime<Utc>) -> Result<(), ClockNotSet> {
 /// Runs one command: the clock check and the lock for the commands that write, then the
 /// command itself.
 pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
-    let now = crate::clock::now();
+    // The one read of the host clock: every decision of the run uses this instant. Only the
+    // instant is read, never the host's time zone.
+    let now = DateTime::<Utc>::from(std::time::SystemTime::now());
     let ev = config.ev.as_ref().filter(|ev| ev.enabled);
     let writes = match command {
         Command::Schedule { mode, .. } => mode == Mode::Apply,

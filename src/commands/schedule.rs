@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::bms;
 use crate::commands::check_clock;
+use crate::commands::forecast::{DrainDoc, drain_text};
 use crate::commands::timeline::timeline;
 use crate::config::Config;
 use crate::drain::Readings;
@@ -22,9 +23,7 @@ use crate::gx::{self, GxError};
 use crate::handback::{self, Found};
 use crate::handback_file::{self, HandbackFileError};
 use crate::modbus::Device;
-use crate::output::parts::{
-    BmsPart, DrainDoc, SettingsDoc, SlotDoc, SlotPartDoc, bms_text, drain_text, write_text,
-};
+use crate::output::parts::{BmsPart, SettingsDoc, SlotDoc, SlotPartDoc, bms_text, write_text};
 use crate::output::{CommandName, Failures, Head, Output, long_local};
 use crate::plan::{self, Phase, Plan, Stage, short_local};
 use crate::registers::Write;
@@ -87,25 +86,16 @@ pub fn schedule(
     }
     let (errors, exit_code) = failures.finish();
     let tz = config.timezone;
-    let parts = PlanParts::new(tz, config.gx.timezone, &plan);
     warnings.extend(write_plan.warnings);
     PlanReport {
         command: mode.command(),
         head: Head::new(tz, now),
         bms: BmsPart::new(tz, now, &bms),
-        stage: parts.stage,
-        phase: parts.phase,
-        due: parts.due,
-        due_local: parts.due_local,
-        active: parts.active,
-        slot: parts.slot,
+        plan: PlanDoc::new(tz, config.gx.timezone, &plan),
         slot_part: writes::slot_regs(config, plan.slot.as_ref(), plan.now)
             .ok()
             .and_then(|(_, piece)| piece)
             .map(|p| SlotPartDoc::new(tz, &p)),
-        min_soc: parts.min_soc,
-        candidates: parts.candidates,
-        reasons: parts.reasons,
         drain: forecast.as_ref().map(DrainDoc::new),
         gx: GxBefore {
             ok: gx.is_ok(),
@@ -261,7 +251,7 @@ fn read_gx(config: &Config, plan: &plan::Plan) -> GxRead {
                     None
                 }
             });
-            gx::drain_readings(&snap, charger)
+            crate::commands::drain_readings(&snap, charger)
         }),
         _ => None,
     };
@@ -287,20 +277,11 @@ pub struct PlanReport {
     #[serde(flatten)]
     pub head: Head,
     pub bms: BmsPart,
-    pub stage: Stage,
-    pub phase: Phase,
-    #[serde(serialize_with = "rfc3339_opt")]
-    pub due: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "rfc3339_opt")]
-    pub due_local: Option<DateTime<Tz>>,
-    pub active: bool,
-    pub slot: Option<SlotDoc>,
+    #[serde(flatten)]
+    pub plan: PlanDoc,
     /// The part of `slot` that slot 0 holds now: the whole window, or up to a daylight-saving
     /// change or the longest one slot holds (a later run writes the rest).
     pub slot_part: Option<SlotPartDoc>,
-    pub min_soc: Option<u8>,
-    pub candidates: Vec<SlotDoc>,
-    pub reasons: Vec<String>,
     pub drain: Option<DrainDoc>,
     pub gx: GxBefore,
     pub writes: Vec<Write>,
@@ -310,11 +291,14 @@ pub struct PlanReport {
     pub exit_code: Exit,
 }
 
-/// The plan's own part of a [`PlanReport`].
-pub struct PlanParts {
+/// The plan's own part of a [`PlanReport`], with its times in the configured zone.
+#[derive(Debug, Serialize)]
+pub struct PlanDoc {
     pub stage: Stage,
     pub phase: Phase,
+    #[serde(serialize_with = "rfc3339_opt")]
     pub due: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt")]
     pub due_local: Option<DateTime<Tz>>,
     pub active: bool,
     pub slot: Option<SlotDoc>,
@@ -323,9 +307,9 @@ pub struct PlanParts {
     pub reasons: Vec<String>,
 }
 
-impl PlanParts {
-    pub fn new(tz: Tz, gx_tz: Tz, p: &Plan) -> PlanParts {
-        PlanParts {
+impl PlanDoc {
+    pub fn new(tz: Tz, gx_tz: Tz, p: &Plan) -> PlanDoc {
+        PlanDoc {
             stage: p.stage,
             phase: p.phase,
             due: p.due,
@@ -371,7 +355,7 @@ fn full_plan_text(config: &Config, r: &PlanReport) -> String {
     t += "\nBMS\n";
     t += &bms_text(tz, now, &r.bms, "unusable");
     t += "\nDecision\n";
-    for reason in &r.reasons {
+    for reason in &r.plan.reasons {
         t += &format!("  • {reason}\n");
     }
     if let Some(d) = &r.drain {
@@ -384,9 +368,9 @@ fn full_plan_text(config: &Config, r: &PlanReport) -> String {
     t += &timeline(
         config,
         now,
-        &r.candidates,
-        r.slot.as_ref(),
-        r.due,
+        &r.plan.candidates,
+        r.plan.slot.as_ref(),
+        r.plan.due,
         r.drain.as_ref(),
     );
     t += "\nGX\n";

@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::bms;
+use crate::commands::forecast::{DrainDoc, drain_text};
 use crate::config::Config;
 use crate::drain;
 use crate::ev::charger;
@@ -15,7 +16,7 @@ use crate::exit_codes::Exit;
 use crate::follow::{self, SlotCheck};
 use crate::gx::{self, GxError, System};
 use crate::modbus::Device;
-use crate::output::parts::{BmsPart, DrainDoc, SlotRegisters, bms_text, drain_text};
+use crate::output::parts::{BmsPart, SlotRegisters, bms_text};
 use crate::output::{CommandName, Failures, Head, Output, Part, long_local};
 use crate::plan;
 use crate::registers as reg;
@@ -126,7 +127,7 @@ fn status_forecast(
     let charger = ev
         .and_then(|e| e.charger.charger)
         .map(|c| (c.registers.power_w, c.registers.status));
-    let readings = gx::drain_readings(snap?, charger);
+    let readings = crate::commands::drain_readings(snap?, charger);
     crate::decide::decide(config, plan, Some(&readings)).forecast
 }
 

@@ -4,8 +4,9 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::clock;
+use crate::commands::forecast::DrainDoc;
 use crate::config::Config;
-use crate::output::parts::{DrainDoc, SlotDoc};
+use crate::output::parts::SlotDoc;
 use crate::plan::short_local;
 
 type Span = (DateTime<Utc>, DateTime<Utc>);

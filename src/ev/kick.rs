@@ -35,11 +35,26 @@ pub fn disabled(config: &Config) -> KickDisabled {
 
 /// What one `ev-kick` run did to the charger and the state file.
 struct Done {
+    /// The instant the run decided at.
+    at: DateTime<Utc>,
     applied: bool,
     write_error: Option<WriteError>,
     state_error: Option<StateFileError>,
     /// The record the state file holds after the run.
     after: Option<Record>,
+}
+
+impl Done {
+    /// Nothing done yet: the record stays as found.
+    fn new(at: DateTime<Utc>, before: Option<&Record>) -> Done {
+        Done {
+            at,
+            applied: false,
+            write_error: None,
+            state_error: None,
+            after: before.cloned(),
+        }
+    }
 }
 
 /// `ev-kick`: read, decide once, act at most once.
@@ -56,12 +71,7 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
 
     let mut decision: Option<Decision> = None;
     let mut writes: Vec<Write> = Vec::new();
-    let mut done = Done {
-        applied: false,
-        write_error: None,
-        state_error: None,
-        after: before.record().cloned(),
-    };
+    let mut done = Done::new(now, before.record());
     if let Some(Ok(charger)) = reached.reading {
         let d = rules::decide(&Inputs {
             config: ev,
@@ -181,7 +191,7 @@ fn carry_out(
             } else {
                 // Neither the start nor its undo stuck: the next run puts the charger back.
                 let unsettled = Record::Unsettled {
-                    since: decision_time(decision, before),
+                    since: decision_time(decision, before, done.at),
                     previous_mode: found.mode,
                     previous_current_a: found.set_current_a,
                     previous_start_stop: Some(found.start_stop),
@@ -207,11 +217,15 @@ fn carry_out(
 }
 
 /// When the kick this run recorded started.
-fn decision_time(decision: &Decision, before: Option<&Record>) -> chrono::DateTime<chrono::Utc> {
+fn decision_time(
+    decision: &Decision,
+    before: Option<&Record>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
     match (&decision.record, before) {
         (NextRecord::Set(Record::Kicking { started_at, .. }), _) => *started_at,
         (_, Some(Record::Kicking { started_at, .. })) => *started_at,
-        _ => crate::clock::now(),
+        _ => now,
     }
 }
 

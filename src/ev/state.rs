@@ -159,7 +159,7 @@ mod tests {
         let e = save(
             path,
             &Record::StoodDown {
-                since: crate::clock::now(),
+                since: chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()),
                 reason: "test".into(),
             },
         )
