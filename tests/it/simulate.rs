@@ -1,13 +1,11 @@
 //! `simulate` end to end: a week offline with no network at all, and a start read from the
 //! simulators (one BMS request, one GX read, no write).
 
-mod common;
-
-use common::{DAY, Site, has, run_command};
+use crate::testenv::{self, DAY, Site, has, run_command};
 
 #[test]
 fn a_week_offline_with_no_network() {
-    let dir = common::TempDir::new("simulate");
+    let dir = testenv::TempDir::new("simulate");
     let config = dir.0.join("config.toml");
     // Addresses that would be real on a LAN: with no network they cannot be reached anyway.
     std::fs::write(
@@ -18,7 +16,7 @@ fn a_week_offline_with_no_network() {
     let config = config.display().to_string();
     let args = [
         "-n",
-        common::BIN,
+        testenv::BIN,
         "--config",
         &config,
         "simulate",
@@ -96,7 +94,7 @@ fn the_start_is_read_from_the_devices_once_and_nothing_is_written() {
 #[test]
 fn a_bms_that_cannot_be_read_leaves_no_start() {
     let site = Site::new(2 * DAY, false);
-    site.bms.state().mode = common::bms::Mode::Status(500);
+    site.bms.state().mode = testenv::bms::Mode::Status(500);
     let r = site.run(&["simulate", "--soc", "50"]);
     assert_eq!(r.code, 3, "{r:?}");
     has(&r.stderr, "HTTP 500");

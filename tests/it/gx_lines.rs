@@ -2,12 +2,10 @@
 //! simulator playing v3.50, v3.60, v3.70 (the old slot-0 map) and v3.80 (the new one), with a
 //! settings store that applies writes late, as the real one does.
 
-mod common;
-
 use std::time::Duration;
 
-use common::gx::{Firmware, SlotMap};
-use common::{DAY, Site, bms, has};
+use crate::testenv::gx::{Firmware, SlotMap};
+use crate::testenv::{self, DAY, Site, bms, has};
 
 const GX: u8 = 100;
 const EV: u8 = 40;
@@ -34,7 +32,7 @@ fn apply_writes_the_slot_on_every_line_and_a_second_apply_writes_nothing() {
             let s = site.gx.state();
             let slot = s.slot();
             assert_eq!(
-                common::slot_start(&slot),
+                testenv::slot_start(&slot),
                 unix("2026-11-23T10:00:00+11:00"),
                 "{firmware:?}"
             );
@@ -82,7 +80,7 @@ fn a_strategy_left_by_vrm_is_reset_on_the_old_map_with_its_own_write() {
         );
         // Start is whole: the FC06 to 5429 reached Strategy, not Start's low word.
         assert_eq!(
-            common::slot_start(&s.slot()),
+            testenv::slot_start(&s.slot()),
             unix("2026-11-23T10:00:00+11:00")
         );
     }
@@ -113,7 +111,7 @@ fn status_shows_the_firmware_its_line_and_the_map() {
 fn a_slot_in_force_is_followed_on_every_line() {
     for firmware in Firmware::ALL {
         let site = Site::on_line(2 * DAY, firmware);
-        common::hold_slot(&site, -3600, 7200, 80);
+        testenv::hold_slot(&site, -3600, 7200, 80);
         let check = site.run(&["status", "--check"]);
         assert_eq!(check.code, 0, "{firmware:?}: {check:?}");
         has(&check.stdout, "the GX follows slot 0");

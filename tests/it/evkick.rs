@@ -2,10 +2,8 @@
 //! (unit 40) and through a charging station's own server (unit 1), asserting the charger's
 //! registers, the state file and the exit code after each run.
 
-mod common;
-
-use common::gx::GxSim;
-use common::{DAY, Site, bms, has, has_in};
+use crate::testenv::gx::GxSim;
+use crate::testenv::{self, DAY, Site, bms, has, has_in};
 
 const GX: u8 = 100;
 const EV: u8 = 40;
@@ -66,7 +64,7 @@ impl Kick {
         );
     }
 
-    fn run(&self, args: &[&str]) -> common::Run {
+    fn run(&self, args: &[&str]) -> testenv::Run {
         let mut all = vec!["ev-kick"];
         all.extend_from_slice(args);
         self.site.run(&all)
@@ -399,7 +397,7 @@ fn a_corrupt_state_file_means_not_kicking_and_is_reported() {
 #[test]
 fn a_dropped_write_exits_5_and_leaves_the_charger_as_found() {
     let k = Kick::new();
-    k.site.gx.state().fault = common::gx::Fault::DropWrites;
+    k.site.gx.state().fault = testenv::gx::Fault::DropWrites;
     let run = k.run(&[]);
     assert_eq!(run.code, 5, "{run:?}");
     has(&run.stderr, "did not keep what was written");
@@ -478,7 +476,7 @@ fn via_evcs_with_the_gx_down_still_stops_a_kick() {
     let k = Kick::via_evcs();
     let run = k.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
-    k.site.gx.state().fault = common::gx::Fault::Hang;
+    k.site.gx.state().fault = testenv::gx::Fault::Hang;
     let run = k.run(&[]);
     assert_eq!(run.code, 4, "{run:?}");
     has(&run.stdout, "the GX's loads could not be read");
