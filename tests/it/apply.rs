@@ -124,7 +124,7 @@ fn evening_then_maintenance_day_then_drain() {
 /// slot 0 is in force. It must be in force exactly inside the window `[from, to)` (unix s),
 /// and no slot written may cross the daylight-saving change at `change`.
 fn step_night(firmware: testenv::gx::Firmware, from: i64, to: i64, change: i64) {
-    let site = Site::on_line(3 * DAY, firmware);
+    let site = Site::builder().due_in(3 * DAY).firmware(firmware).start();
     let mut wrong = Vec::new();
     let mut t = from - 2 * 3600;
     while t <= to + 3600 {

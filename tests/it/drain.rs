@@ -11,17 +11,12 @@ const AT: &str = "2026-11-25T21:00:00+11:00";
 
 /// A site in its maintenance discharge: battery 1 stripping, the GX's SoC 59 %, 400 W of loads.
 fn stripping_site(drain: &str) -> Site {
-    let site = Site::with_body(
-        testenv::bms::scenario(&[testenv::bms::battery(59.0, true, -4800)]),
-        "reserve_soc = 30",
-    );
-    site.write_config_with("", "reserve_soc = 30", drain);
-    {
-        let mut s = site.gx.state();
-        s.set(100, 843, 59);
-        s.set(100, 817, 400);
-    }
-    site
+    Site::builder()
+        .battery(59.0, true, -4800)
+        .tail(drain)
+        .register(100, 843, 59)
+        .register(100, 817, 400)
+        .start()
 }
 
 fn json(text: &str) -> serde_json::Value {

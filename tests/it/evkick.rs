@@ -26,42 +26,25 @@ impl Kick {
     }
 
     fn with(ev_extra: &str) -> Kick {
-        let site = Site::with_body(
-            bms::scenario(&[bms::battery(60.0, true, -3600)]),
-            "reserve_soc = 30",
-        );
-        site.gx.state().set(GX, 842, (-2500i16) as u16);
-        let kick = Kick { site, evcs: None };
-        kick.configure(ev_extra);
-        kick
+        let site = Site::builder().kicking().ev(ev_extra).start();
+        Kick { site, evcs: None }
     }
 
     /// The same, with the charger reached on its own server (`via = "evcs"`).
     fn via_evcs() -> Kick {
-        let mut kick = Kick::new();
         let evcs = GxSim::start_evcs().unwrap();
         let extra = format!(
             "via = \"evcs\"\nhost = \"127.0.0.1\"\nport = {}\n",
             evcs.port()
         );
-        kick.evcs = Some(evcs);
-        kick.configure(&extra);
-        kick
+        Kick {
+            evcs: Some(evcs),
+            ..Kick::with(&extra)
+        }
     }
 
     fn state_file(&self) -> std::path::PathBuf {
-        self.site.dir.0.join("ev-kick.json")
-    }
-
-    fn configure(&self, ev_extra: &str) {
-        self.site.write_config_with(
-            "",
-            "reserve_soc = 30",
-            &format!(
-                "[ev]\nenabled = true\nstate_file = \"{}\"\n{ev_extra}",
-                self.state_file().display()
-            ),
-        );
+        self.site.ev_state_file()
     }
 
     fn run(&self, args: &[&str]) -> testenv::Run {
@@ -372,8 +355,7 @@ fn json_reports_the_decision() {
 #[test]
 fn disabled_means_no_traffic_at_all() {
     for tail in ["", "[ev]\nenabled = false\n"] {
-        let site = Site::new(2 * DAY, false);
-        site.write_config_with("", "reserve_soc = 30", tail);
+        let site = Site::builder().tail(tail).start();
         let run = site.run(&["ev-kick"]);
         assert_eq!(run.code, 0, "{run:?}");
         assert!(run.stdout.starts_with("ev-kick disabled"), "{}", run.stdout);

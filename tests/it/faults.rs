@@ -21,10 +21,7 @@ fn holding_site(body: String) -> Site {
 
 /// As [`holding_site`], on a GX of `firmware`'s line with its own slot map.
 fn holding_site_on(body: String, firmware: Firmware) -> Site {
-    let gx = testenv::gx::GxSim::start_line(firmware, None).unwrap();
-    let site = Site::with_gx(gx, body, "reserve_soc = 30");
-    let mut s = site.gx.state();
-    for (a, v) in [
+    let held = [
         (5420, 100),
         (5423, 4),
         (5424, 0),
@@ -34,11 +31,13 @@ fn holding_site_on(body: String, firmware: Firmware) -> Site {
         (5428, 0x6A5F),
         (5429, 0x1234),
         (2901, 300),
-    ] {
-        s.set(100, a, v);
-    }
-    drop(s);
-    site
+    ];
+    held.into_iter()
+        .fold(
+            Site::builder().bms_body(body).firmware(firmware),
+            |site, (a, v)| site.register(100, a, v),
+        )
+        .start()
 }
 
 fn assert_safe_state(site: &Site) {

@@ -9,7 +9,7 @@ const EV: u8 = 40;
 
 /// A GX as shipped (minimum SoC 10 %, Dynamic ESS off, no capacity), no `reserve_soc`.
 fn fresh_site(due_in_s: i64) -> Site {
-    Site::with_body(bms::scenario(&[bms::battery(70.0, false, due_in_s)]), "")
+    Site::builder().due_in(due_in_s).schedule("").start()
 }
 
 fn registers(site: &Site) -> (u16, u16, u16) {
@@ -81,7 +81,12 @@ fn the_owners_minimum_comes_back_after_maintenance_and_their_own_change_is_kept(
 
 #[test]
 fn release_stops_a_kick_and_puts_the_charger_back() {
-    let (site, state_file) = Site::kicking(testenv::gx::Firmware::V370, "");
+    let site = Site::builder()
+        .kicking()
+        .firmware(testenv::gx::Firmware::V370)
+        .schedule("")
+        .start();
+    let state_file = site.ev_state_file();
     let r = site.run(&["ev-kick"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(site.gx.settle());

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::testenv::{self, TempDir, run_command};
+use crate::testenv::{self, ConfigText, TempDir, run_command};
 
 const ORIGINAL_CRONTAB: &str = "SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n17 * * * * root cd / && run-parts /etc/cron.hourly\n";
 const ORIGINAL_RC: &str = "#!/bin/sh\n/data/other-tool/start.sh &\n";
@@ -49,11 +49,11 @@ fn sh(root: &Path, script: &str, args: &[&str]) -> testenv::Run {
 /// A valid config for the fake GX: loopback addresses with nothing behind them.
 fn valid_config(root: &Path, extra: &str) {
     let closed = testenv::closed_port();
-    std::fs::write(
-        root.join("data/zcell-scheduler/config.toml"),
-        format!("timezone = 'Australia/Hobart'\n[bms]\nurl = 'http://127.0.0.1:{closed}'\n[gx]\nhost = '127.0.0.1'\nport = {closed}\n{extra}"),
-    )
-    .unwrap();
+    ConfigText {
+        gx_extra: extra.to_string(),
+        ..ConfigText::new(&format!("http://127.0.0.1:{closed}"), "127.0.0.1", closed)
+    }
+    .write(&root.join("data/zcell-scheduler/config.toml"));
 }
 
 fn read(root: &Path, path: &str) -> String {

@@ -1,18 +1,18 @@
 //! `simulate` end to end: a week offline with no network at all, and a start read from the
 //! simulators (one BMS request, one GX read, no write).
 
-use crate::testenv::{self, DAY, Site, has, run_command};
+use crate::testenv::{self, ConfigText, DAY, Site, has, run_command};
 
 #[test]
 fn a_week_offline_with_no_network() {
     let dir = testenv::TempDir::new("simulate");
     let config = dir.0.join("config.toml");
     // Addresses that would be real on a LAN: with no network they cannot be reached anyway.
-    std::fs::write(
-        &config,
-        "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://192.168.1.50:3000\"\n[gx]\nhost = \"192.168.1.60\"\n[schedule]\nreserve_soc = 30\n",
-    )
-    .unwrap();
+    ConfigText {
+        schedule: "reserve_soc = 30".into(),
+        ..ConfigText::new("http://192.168.1.50:3000", "192.168.1.60", 502)
+    }
+    .write(&config);
     let config = config.display().to_string();
     let args = [
         "-n",

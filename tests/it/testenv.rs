@@ -8,7 +8,7 @@ pub mod bms;
 pub mod gx;
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -92,6 +92,46 @@ pub fn run_command(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Run {
     }
 }
 
+/// A config file's text: the one place a test config is written. Timeouts are 1 s, so a
+/// failing device costs a test a second, and one holiday (25 Dec) is set.
+#[derive(Debug, Clone)]
+pub struct ConfigText {
+    pub bms_url: String,
+    pub gx_host: String,
+    pub gx_port: u16,
+    /// Goes into `[gx]`.
+    pub gx_extra: String,
+    /// Goes into `[schedule]`.
+    pub schedule: String,
+    /// Goes at the end (e.g. an `[ev]` or `[drain]` section).
+    pub tail: String,
+}
+
+impl ConfigText {
+    /// Devices at these addresses, nothing else set.
+    pub fn new(bms_url: &str, gx_host: &str, gx_port: u16) -> ConfigText {
+        ConfigText {
+            bms_url: bms_url.to_string(),
+            gx_host: gx_host.to_string(),
+            gx_port,
+            gx_extra: String::new(),
+            schedule: String::new(),
+            tail: String::new(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        format!(
+            "timezone = \"Australia/Hobart\"\n\n[bms]\nurl = \"{}\"\ntimeout_s = 1\n\n[gx]\nhost = \"{}\"\nport = {}\ntimeout_s = 1\n{}\n\n[schedule]\nholidays = [\"2026-12-25\"]\n{}\n{}\n",
+            self.bms_url, self.gx_host, self.gx_port, self.gx_extra, self.schedule, self.tail
+        )
+    }
+
+    pub fn write(&self, path: &Path) {
+        std::fs::write(path, self.render()).unwrap();
+    }
+}
+
 /// A GX and a BMS simulator with a config file pointing at them.
 pub struct Site {
     pub gx: gx::GxSim,
@@ -101,52 +141,116 @@ pub struct Site {
 }
 
 pub const DAY: i64 = 86_400;
+pub const GX_UNIT: u8 = 100;
 
-impl Site {
-    /// One battery at 70 %, maintenance due in `due_in_s`, `reserve_soc = 30`.
-    pub fn new(due_in_s: i64, stripping: bool) -> Site {
-        Site::with_body(
-            bms::scenario(&[bms::battery(70.0, stripping, due_in_s)]),
-            "reserve_soc = 30",
-        )
+/// How a test's site starts: [`Site::builder`], then [`SiteBuilder::start`].
+#[must_use]
+pub struct SiteBuilder {
+    bms_body: Option<String>,
+    soc: f64,
+    stripping: bool,
+    due_in_s: i64,
+    firmware: Option<gx::Firmware>,
+    registers: Vec<(u8, u16, u16)>,
+    gx_extra: String,
+    schedule: String,
+    ev: Option<String>,
+    tail: String,
+}
+
+impl SiteBuilder {
+    /// One battery at `soc` %, maintenance due in `due_in_s` (negative: overdue).
+    pub fn battery(self, soc: f64, stripping: bool, due_in_s: i64) -> SiteBuilder {
+        SiteBuilder {
+            soc,
+            stripping,
+            due_in_s,
+            ..self
+        }
     }
 
-    /// As [`Site::new`], on a GX of `firmware`'s line with its own register map.
-    pub fn on_line(due_in_s: i64, firmware: gx::Firmware) -> Site {
-        Site::with_gx(
-            gx::GxSim::start_line(firmware, None).unwrap(),
-            bms::scenario(&[bms::battery(70.0, false, due_in_s)]),
-            "reserve_soc = 30",
-        )
+    pub fn due_in(self, due_in_s: i64) -> SiteBuilder {
+        SiteBuilder { due_in_s, ..self }
     }
 
-    /// A site in a maintenance discharge (one battery stripping at 60 %, the battery
-    /// discharging 2.5 kW) with `[ev]` enabled and an EV in auto mode, on a GX of `firmware`'s
-    /// line; `schedule` goes into `[schedule]`. Also returns the ev-kick state file's path.
-    pub fn kicking(firmware: gx::Firmware, schedule: &str) -> (Site, PathBuf) {
-        let site = Site::with_gx(
-            gx::GxSim::start_line(firmware, None).unwrap(),
-            bms::scenario(&[bms::battery(60.0, true, -3600)]),
-            schedule,
-        );
-        site.gx.state().set(100, 842, (-2500i16) as u16);
-        let state_file = site.dir.0.join("ev-kick.json");
-        site.write_config_with(
-            "",
-            schedule,
-            &format!(
-                "[ev]\nenabled = true\nstate_file = \"{}\"\n",
-                state_file.display()
-            ),
-        );
-        (site, state_file)
+    pub fn stripping(self, stripping: bool) -> SiteBuilder {
+        SiteBuilder { stripping, ..self }
     }
 
-    pub fn with_body(body: String, schedule_extra: &str) -> Site {
-        Site::with_gx(gx::GxSim::start().unwrap(), body, schedule_extra)
+    /// The BMS's whole answer, in place of the one battery.
+    pub fn bms_body(self, body: String) -> SiteBuilder {
+        SiteBuilder {
+            bms_body: Some(body),
+            ..self
+        }
     }
 
-    pub fn with_gx(gx: gx::GxSim, body: String, schedule_extra: &str) -> Site {
+    /// A GX of `firmware`'s line with its own register map (default: the simulator's default
+    /// GX).
+    pub fn firmware(self, firmware: gx::Firmware) -> SiteBuilder {
+        SiteBuilder {
+            firmware: Some(firmware),
+            ..self
+        }
+    }
+
+    /// A register the GX holds from the start.
+    pub fn register(mut self, unit: u8, address: u16, value: u16) -> SiteBuilder {
+        self.registers.push((unit, address, value));
+        self
+    }
+
+    pub fn gx_extra(self, gx_extra: &str) -> SiteBuilder {
+        SiteBuilder {
+            gx_extra: gx_extra.to_string(),
+            ..self
+        }
+    }
+
+    /// `[schedule]`'s keys and tables (default `reserve_soc = 30`).
+    pub fn schedule(self, schedule: &str) -> SiteBuilder {
+        SiteBuilder {
+            schedule: schedule.to_string(),
+            ..self
+        }
+    }
+
+    /// `[ev]` enabled with its state file in the site's directory
+    /// ([`Site::ev_state_file`]), and `extra` in the section.
+    pub fn ev(self, extra: &str) -> SiteBuilder {
+        SiteBuilder {
+            ev: Some(extra.to_string()),
+            ..self
+        }
+    }
+
+    /// Sections after `[schedule]` (e.g. `[drain]`).
+    pub fn tail(self, tail: &str) -> SiteBuilder {
+        SiteBuilder {
+            tail: tail.to_string(),
+            ..self
+        }
+    }
+
+    /// A maintenance discharge with an EV to kick: one battery stripping at 60 % (due an hour
+    /// ago), the battery discharging 2.5 kW (it covers the loads and a 6 A car), and `[ev]`
+    /// enabled.
+    pub fn kicking(self) -> SiteBuilder {
+        let ev = self.ev.clone().unwrap_or_default();
+        self.battery(60.0, true, -3600)
+            .register(GX_UNIT, 842, (-2500i16) as u16)
+            .ev(&ev)
+    }
+
+    pub fn start(self) -> Site {
+        let gx = match self.firmware {
+            Some(firmware) => gx::GxSim::start_line(firmware, None),
+            None => gx::GxSim::start(),
+        }
+        .unwrap();
+        let body = self.bms_body.unwrap_or_else(|| {
+            bms::scenario(&[bms::battery(self.soc, self.stripping, self.due_in_s)])
+        });
         let bms = bms::BmsSim::start(body).unwrap();
         let dir = TempDir::new("site");
         let config = dir.0.join("config.toml");
@@ -156,8 +260,50 @@ impl Site {
             dir,
             config,
         };
-        site.write_config("", schedule_extra);
+        for (unit, address, value) in self.registers {
+            site.gx.state().set(unit, address, value);
+        }
+        let mut tail = self.tail;
+        if let Some(extra) = self.ev {
+            tail = format!(
+                "{tail}[ev]\nenabled = true\nstate_file = \"{}\"\n{extra}",
+                site.ev_state_file().display()
+            );
+        }
+        site.write_config_with(&self.gx_extra, &self.schedule, &tail);
         site
+    }
+}
+
+impl Site {
+    /// One battery at 70 %, not stripping, maintenance due in two days, `reserve_soc = 30`, on
+    /// the simulator's default GX: change what the test is about.
+    pub fn builder() -> SiteBuilder {
+        SiteBuilder {
+            bms_body: None,
+            soc: 70.0,
+            stripping: false,
+            due_in_s: 2 * DAY,
+            firmware: None,
+            registers: Vec::new(),
+            gx_extra: String::new(),
+            schedule: "reserve_soc = 30".to_string(),
+            ev: None,
+            tail: String::new(),
+        }
+    }
+
+    /// The builder's default site with maintenance due in `due_in_s`.
+    pub fn new(due_in_s: i64, stripping: bool) -> Site {
+        Site::builder()
+            .due_in(due_in_s)
+            .stripping(stripping)
+            .start()
+    }
+
+    /// Where `[ev]`'s state file is.
+    pub fn ev_state_file(&self) -> PathBuf {
+        self.dir.0.join("ev-kick.json")
     }
 
     /// Writes the config: `gx_extra` goes into `[gx]`, `schedule` into `[schedule]`.
@@ -167,12 +313,13 @@ impl Site {
 
     /// As [`Site::write_config`], with `tail` (e.g. an `[ev]` section) at the end.
     pub fn write_config_with(&self, gx_extra: &str, schedule: &str, tail: &str) {
-        let text = format!(
-            "timezone = \"Australia/Hobart\"\n\n[bms]\nurl = \"{}\"\ntimeout_s = 1\n\n[gx]\nhost = \"127.0.0.1\"\nport = {}\ntimeout_s = 1\n{gx_extra}\n\n[schedule]\nholidays = [\"2026-12-25\"]\n{schedule}\n{tail}\n",
-            self.bms.url(),
-            self.gx.port()
-        );
-        std::fs::write(&self.config, text).unwrap();
+        ConfigText {
+            gx_extra: gx_extra.to_string(),
+            schedule: schedule.to_string(),
+            tail: tail.to_string(),
+            ..ConfigText::new(&self.bms.url(), "127.0.0.1", self.gx.port())
+        }
+        .write(&self.config);
     }
 
     pub fn config_arg(&self) -> String {
