@@ -15,20 +15,17 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
-use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::BmsConfig;
+use crate::exit_codes::{Exit, HasExit};
 use crate::net::Failure;
+use crate::redflow::{BmsReading, parse};
 
 /// The path of the status document under the BMS base URL.
 pub const STATUS_PATH: &str = "/rest/1.0/status";
 /// The largest body accepted; the real answer is a few kilobytes per battery.
 pub const MAX_BODY: u64 = 1024 * 1024;
-/// Timers above this (a year, in seconds) are taken as garbage, not as a far-off maintenance.
-pub const MAX_TIMER_S: f64 = 365.0 * 86_400.0;
 /// Requests per run at most, before the safe state.
 pub const TRIES: u32 = 3;
 /// No retry runs past this, counted from the first request. (The first try always has the
@@ -152,91 +149,6 @@ impl BmsError {
             Problem::Unusable(_) => "answer unusable",
         }
     }
-}
-
-/// One battery's reading.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Battery {
-    pub state_of_charge: f64,
-    pub is_stripping: bool,
-    pub strip_pump_run_target: i64,
-    pub strip_pump_run_timer: i64,
-}
-
-impl Battery {
-    /// Seconds until maintenance is due; negative when overdue.
-    pub fn due_in_s(&self) -> i64 {
-        self.strip_pump_run_target - self.strip_pump_run_timer
-    }
-}
-
-/// The whole site as the BMS reports it; never empty.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BmsReading {
-    pub batteries: Vec<Battery>,
-}
-
-impl BmsReading {
-    /// The site's maintenance deadline: the earliest over all batteries.
-    pub fn due(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let soonest = self
-            .batteries
-            .iter()
-            .map(Battery::due_in_s)
-            .min()
-            .unwrap_or(0);
-        now + TimeDelta::seconds(soonest)
-    }
-
-    pub fn any_stripping(&self) -> bool {
-        self.batteries.iter().any(|b| b.is_stripping)
-    }
-}
-
-/// Parses a status document. `Err` carries the problem in words.
-pub fn parse(body: &[u8]) -> Result<BmsReading, String> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
-    let list = doc
-        .get("list")
-        .ok_or("no `list` in the document")?
-        .as_array()
-        .ok_or("`list` is not an array")?;
-    if list.is_empty() {
-        return Err("`list` is empty: the BMS reports no battery".to_string());
-    }
-    let batteries = list
-        .iter()
-        .enumerate()
-        .map(|(i, item)| battery(i + 1, item))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(BmsReading { batteries })
-}
-
-fn battery(n: usize, item: &Value) -> Result<Battery, String> {
-    let field = |name: &str| {
-        item.get(name)
-            .ok_or_else(|| format!("battery {n} has no `{name}`"))
-    };
-    let number = |name: &str, max: f64| -> Result<f64, String> {
-        let v = field(name)?;
-        let x = v
-            .as_f64()
-            .ok_or_else(|| format!("battery {n}: `{name}` is {v}, not a number"))?;
-        if (0.0..=max).contains(&x) {
-            Ok(x)
-        } else {
-            Err(format!("battery {n}: `{name}` = {x} is outside 0-{max}"))
-        }
-    };
-    let stripping = field("is_stripping")?;
-    Ok(Battery {
-        state_of_charge: number("state_of_charge", 100.0)?,
-        is_stripping: stripping
-            .as_bool()
-            .ok_or_else(|| format!("battery {n}: `is_stripping` is {stripping}, not true/false"))?,
-        strip_pump_run_target: number("strip_pump_run_target", MAX_TIMER_S)?.round() as i64,
-        strip_pump_run_timer: number("strip_pump_run_timer", MAX_TIMER_S)?.round() as i64,
-    })
 }
 
 /// The full status URL for a configured base URL.
@@ -387,40 +299,19 @@ fn request_problem(timeout_s: u64, e: ureq::Error) -> Problem {
     }
 }
 
+/// A BMS that failed: the safe state is applied, and the run exits 3.
+impl HasExit for BmsError {
+    fn exit(&self) -> Exit {
+        Exit::Bms
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const GOOD: &str = r#"{"list":[{"state_of_charge":63.4,"is_stripping":false,
         "strip_pump_run_target":259200,"strip_pump_run_timer":201600,"voltage":52.3}]}"#;
-
-    #[test]
-    fn parses_the_documented_example() {
-        let r = parse(GOOD.as_bytes()).unwrap();
-        assert_eq!(r.batteries.len(), 1);
-        assert_eq!(r.batteries[0].due_in_s(), 57_600);
-        assert!(!r.any_stripping());
-    }
-
-    #[test]
-    fn overdue_is_negative() {
-        let body = GOOD.replace("201600", "270000");
-        assert_eq!(
-            parse(body.as_bytes()).unwrap().batteries[0].due_in_s(),
-            -10_800
-        );
-    }
-
-    #[test]
-    fn earliest_due_wins() {
-        let body = r#"{"list":[
-            {"state_of_charge":50,"is_stripping":false,"strip_pump_run_target":259200,"strip_pump_run_timer":0},
-            {"state_of_charge":50,"is_stripping":true,"strip_pump_run_target":259200,"strip_pump_run_timer":259000}]}"#;
-        let r = parse(body.as_bytes()).unwrap();
-        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
-        assert_eq!(r.due(now), now + TimeDelta::seconds(200));
-        assert!(r.any_stripping());
-    }
 
     /// A loopback server answering each connection with the next of `answers` (an HTTP
     /// status, 0 for "accept and say nothing"), then closing; the last answer repeats. Returns
@@ -571,31 +462,5 @@ mod tests {
         assert!(Problem::Refused.may_heal() && Problem::Timeout { timeout_s: 5 }.may_heal());
         assert!(!Problem::Status { status: 404 }.may_heal());
         assert!(!Problem::NameNotFound.may_heal() && !Problem::TooLarge.may_heal());
-    }
-
-    #[test]
-    fn bad_documents_are_named() {
-        let cases = [
-            ("not json", "not JSON"),
-            ("{}", "no `list`"),
-            (r#"{"list":{}}"#, "not an array"),
-            (r#"{"list":[]}"#, "empty"),
-            (
-                r#"{"list":[{"is_stripping":false,"strip_pump_run_target":1,"strip_pump_run_timer":1}]}"#,
-                "state_of_charge",
-            ),
-            (
-                &GOOD.replace("\"is_stripping\":false", "\"is_stripping\":\"no\""),
-                "is_stripping",
-            ),
-            (&GOOD.replace("201600", "\"201600\""), "not a number"),
-            (&GOOD.replace("201600", "-5"), "outside"),
-            (&GOOD.replace("259200", "1e12"), "outside"),
-            (&GOOD.replace("63.4", "163.4"), "state_of_charge"),
-        ];
-        for (body, expect) in cases {
-            let e = parse(body.as_bytes()).unwrap_err();
-            assert!(e.contains(expect), "{body}: {e}");
-        }
     }
 }

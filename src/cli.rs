@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::commands::schedule::Mode;
 use crate::commands::{self as app, Command as Run, Refused, Report};
 use crate::config::{CONFIG_ENV, Config, DEFAULT_CONFIG_PATH, Overrides};
-use crate::error::Exit;
+use crate::exit_codes::Exit;
 use crate::output::Output;
 
 /// What `--help` says after the options.

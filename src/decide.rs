@@ -345,7 +345,7 @@ mod tests {
 #[cfg(test)]
 mod worked_day {
     use super::*;
-    use crate::bms::{Battery, BmsReading};
+    use crate::redflow::{Battery, BmsReading};
     use crate::testing::{config, hobart};
     use chrono::{DateTime, Utc};
 

@@ -10,15 +10,17 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::GxConfig;
-use crate::modbus::{Device, Endpoint, Mismatch, ModbusError, Snapshot, Write};
+use crate::exit_codes::{Exit, HasExit};
+use crate::modbus::{Device, Endpoint, ModbusError};
 use crate::registers::{self as reg, Register};
-use crate::victron::{EssState, Firmware, Hub4Mode, SlotMap, SlotRegs};
+use crate::registers::{Mismatch, Snapshot, Write};
+use crate::victron::{EssState, Firmware, GxSettings, Hub4Mode, SlotMap};
 
 /// Shown when the GX refuses a connection: the Modbus TCP server is off by default.
 pub const REFUSED_HINT: &str =
     "enable Settings → Integrations → Modbus TCP server on the GX (it is off by default)";
 
-/// Why the GX cannot be scheduled. All exit with code 4.
+/// The GX could not be read or written, or refuses to be scheduled. All exit with code 4.
 #[derive(Debug, Error)]
 pub enum GxError {
     #[error(transparent)]
@@ -27,36 +29,8 @@ pub enum GxError {
         "GX {address} has no Dynamic ESS registers (exception 02 reading 5400-5429): Venus OS v3.50 or later needed; update the GX firmware"
     )]
     OldFirmware { address: String },
-    #[error(
-        "GX {address}: Dynamic ESS mode (register 5423) is {mode}, which the GX's control code treats as off, and switching from it straight to external (4) leaves it off: set Settings → ESS → Dynamic ESS → Mode to Off on the GX (or write 0 to 5423), then run apply again, which switches it to external (4)"
-    )]
-    DessStopped { address: String, mode: u16 },
-    #[error(
-        "GX {address}: ESS is in \"Keep batteries charged\" (register 2900 = 9), which Dynamic ESS cannot schedule: set Settings → ESS → Mode to \"Optimized\" (with or without BatteryLife)"
-    )]
-    KeepCharged { address: String },
-    #[error(
-        "GX {address}: ESS mode is \"External control\" (register 2902 = 3), which Dynamic ESS cannot schedule: set Settings → ESS → Mode to \"Optimized\""
-    )]
-    ExternalControl { address: String },
-    #[error(
-        "GX {address}: Dynamic ESS is in mode 1 (auto: VRM writes the schedule), so this tool would fight VRM: turn Dynamic ESS off in VRM, or set gx.take_over_dess = true to switch it to external (4)"
-    )]
-    DessDrivenByVrm { address: String },
-    #[error(
-        "GX {address}: Dynamic ESS mode (register 5423) is {mode}, which this tool does not know: set it to 0 (off) or 4 (external) on the GX"
-    )]
-    DessUnknownMode { address: String, mode: u16 },
-    #[error("GX {address}: the slot start {start} cannot be written as a 32-bit unix time")]
-    StartOutOfRange { address: String, start: i64 },
-    #[error(
-        "GX {address}: the slot would last {seconds} s on the GX's wall clock, outside 1-65 535 s: shorten the window, or set gx.timezone to the GX's own zone"
-    )]
-    SlotTooLong { address: String, seconds: i64 },
-    #[error(
-        "refusing to write the GX: the clock says {now}, before 2024 — the GX has not synchronised its time (check its internet connection or set the date), and a schedule built on it would be wrong"
-    )]
-    ClockNotSet { now: String },
+    #[error(transparent)]
+    Refused(#[from] crate::writes::Refusal),
 }
 
 /// Writes that did not read back as written within the read-back's time (exit code 5).
@@ -118,34 +92,6 @@ pub fn drain_readings(snap: &Snapshot, charger: Option<(u16, u16)>) -> crate::dr
             crate::drain::GRID_POWER.map(|a| snap.word(a)),
             snap.value(reg::BATTERY_POWER),
         ),
-    }
-}
-
-/// The settings `apply` decides on, as the GX holds them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GxSettings {
-    /// Which register map serves slot 0 on this GX.
-    pub map: SlotMap,
-    pub ess_state: EssState,
-    /// Raw (percent × 10): compared with what would be written, so nothing is rewritten.
-    pub min_soc_raw: u16,
-    pub hub4_mode: Hub4Mode,
-    /// The active SoC limit (2903), raw (percent × 10): BatteryLife's own, or 2901.
-    pub soc_limit_raw: u16,
-    /// Raw (kWh × 10).
-    pub capacity_raw: u16,
-    /// Raw, as the GX holds it.
-    pub dess_mode: u16,
-    pub slot: SlotRegs,
-}
-
-impl GxSettings {
-    pub fn min_soc_percent(&self) -> f64 {
-        reg::ESS_MIN_SOC.physical(i64::from(self.min_soc_raw))
-    }
-
-    pub fn capacity_kwh(&self) -> f64 {
-        reg::DESS_CAPACITY.physical(i64::from(self.capacity_raw))
     }
 }
 
@@ -300,12 +246,18 @@ pub enum WriteError {
     ReadBack(ReadBackError),
 }
 
-impl WriteError {
-    /// The exit code this failure stands for.
-    pub fn exit(&self) -> crate::error::Exit {
+impl HasExit for WriteError {
+    fn exit(&self) -> Exit {
         match self {
-            WriteError::ReadBack(_) => crate::error::Exit::ReadBack,
-            WriteError::Gx(_) => crate::error::Exit::Device,
+            WriteError::ReadBack(_) => Exit::ReadBack,
+            WriteError::Gx(_) => Exit::Device,
         }
+    }
+}
+
+/// The GX (or the charger behind it) unreachable, refusing, or not schedulable.
+impl HasExit for GxError {
+    fn exit(&self) -> Exit {
+        Exit::Device
     }
 }

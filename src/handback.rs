@@ -9,9 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::gx::GxSettings;
-use crate::modbus::Write;
 use crate::registers as reg;
+use crate::registers::Write;
+use crate::victron::GxSettings;
 use crate::victron::{self, DessMode, SlotRegs};
 
 /// What the GX held before this tool first wrote each setting (raw register values).

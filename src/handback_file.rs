@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::exit_codes::{Exit, HasExit};
 use crate::handback::Found;
 use crate::json_file;
 
@@ -62,6 +63,13 @@ pub fn clear(path: &Path) -> Result<(), HandbackFileError> {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })
+}
+
+/// A file of the tool's own that could not be used: an internal failure, exit 1.
+impl HasExit for HandbackFileError {
+    fn exit(&self) -> Exit {
+        Exit::Internal
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 //! - [`lock`]: one writing run at a time; [`cron`]: the cron block for a config;
 //! - [`commands`]: one module per command, each owning gather → decide → report → text
 //!   (`ev-kick` lives whole in [`ev`]); [`output`]: what every report shares, and the parts
-//!   more than one command shows; [`cli`]: the command line; [`error`]: the exit codes.
+//!   more than one command shows; [`cli`]: the command line; [`exit_codes`]: the exit codes, and the error each failure stands for.
 
 pub mod bms;
 pub mod cli;
@@ -30,8 +30,8 @@ pub mod config;
 pub mod cron;
 pub mod decide;
 pub mod drain;
-pub mod error;
 pub mod ev;
+pub mod exit_codes;
 pub mod follow;
 pub mod gx;
 pub mod handback;
@@ -42,6 +42,7 @@ pub mod modbus;
 pub mod net;
 pub mod output;
 pub mod plan;
+pub mod redflow;
 pub mod registers;
 pub mod scenarios;
 pub mod simulate;
@@ -69,9 +70,9 @@ mod testing {
 
     /// A GX as the tool leaves it on a normal day: ESS optimized without BatteryLife, minimum
     /// SoC 10 %, capacity 10 kWh, Dynamic ESS external, slot 0 empty, on the new map.
-    pub fn gx_settings() -> crate::gx::GxSettings {
+    pub fn gx_settings() -> crate::victron::GxSettings {
         use crate::victron::{EssState, Hub4Mode, SlotMap, SlotRegs};
-        crate::gx::GxSettings {
+        crate::victron::GxSettings {
             map: SlotMap::New,
             ess_state: EssState(10),
             min_soc_raw: 100,
@@ -90,13 +91,13 @@ mod testing {
         due: DateTime<Utc>,
         stripping: bool,
     ) -> crate::plan::Plan {
-        let b = crate::bms::Battery {
+        let b = crate::redflow::Battery {
             state_of_charge: 60.0,
             is_stripping: stripping,
             strip_pump_run_target: 259_200,
             strip_pump_run_timer: 259_200 - (due - now).num_seconds(),
         };
-        crate::plan::plan(c, now, &crate::bms::BmsReading { batteries: vec![b] })
+        crate::plan::plan(c, now, &crate::redflow::BmsReading { batteries: vec![b] })
     }
 
     /// The drain forecast's readings: the battery at `soc` %, `load` W on L1, no EV, no PV.

@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::exit_codes::{Exit, HasExit};
 use thiserror::Error;
 
 /// How long a second writing run waits for the first.
@@ -97,6 +98,13 @@ pub fn acquire(
             });
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A file of the tool's own that could not be used: an internal failure, exit 1.
+impl HasExit for LockError {
+    fn exit(&self) -> Exit {
+        Exit::Internal
     }
 }
 

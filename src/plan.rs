@@ -8,9 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::bms::BmsReading;
 use crate::clock::{self, Instance};
 use crate::config::{Config, Window};
+use crate::redflow::BmsReading;
 
 /// How far ahead the next window may start and still be put in the slot.
 pub const LOOKAHEAD: TimeDelta = TimeDelta::hours(24);
@@ -383,8 +383,8 @@ pub fn choose(candidates: &[Slot], now: DateTime<Utc>) -> Option<Slot> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bms::Battery;
     use crate::config::Overrides;
+    use crate::redflow::Battery;
     use chrono::NaiveDate;
     use chrono_tz::Australia::Hobart;
 

@@ -14,12 +14,12 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
 
-use crate::bms::{Battery, BmsReading};
 use crate::clock;
 use crate::config::{ClockTime, Config, SimulateConfig};
 use crate::drain::{self, Readings};
 use crate::ev::rules::{self, Action, Charger, Inputs, NextRecord, Record, Site};
 use crate::plan::{self, Slot, WindowKind};
+use crate::redflow::{Battery, BmsReading};
 
 /// The step of the model.
 pub const STEP: TimeDelta = TimeDelta::minutes(5);

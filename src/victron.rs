@@ -12,8 +12,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::clock;
-use crate::modbus::{Mismatch, Write};
 use crate::registers::{self as reg, Register};
+use crate::registers::{Mismatch, Write};
 
 /// Which register map serves slot 0's Strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -428,6 +428,34 @@ pub fn describe_mismatch(m: &Mismatch) -> String {
         m.address,
         value(m.written)
     )
+}
+
+/// The settings `apply` decides on, as the GX holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GxSettings {
+    /// Which register map serves slot 0 on this GX.
+    pub map: SlotMap,
+    pub ess_state: EssState,
+    /// Raw (percent × 10): compared with what would be written, so nothing is rewritten.
+    pub min_soc_raw: u16,
+    pub hub4_mode: Hub4Mode,
+    /// The active SoC limit (2903), raw (percent × 10): BatteryLife's own, or 2901.
+    pub soc_limit_raw: u16,
+    /// Raw (kWh × 10).
+    pub capacity_raw: u16,
+    /// Raw, as the GX holds it.
+    pub dess_mode: u16,
+    pub slot: SlotRegs,
+}
+
+impl GxSettings {
+    pub fn min_soc_percent(&self) -> f64 {
+        crate::registers::ESS_MIN_SOC.physical(i64::from(self.min_soc_raw))
+    }
+
+    pub fn capacity_kwh(&self) -> f64 {
+        crate::registers::DESS_CAPACITY.physical(i64::from(self.capacity_raw))
+    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::config::Config;
-use crate::gx::{GxError, GxSettings};
-use crate::modbus::Write;
+use crate::exit_codes::{Exit, HasExit};
 use crate::plan::{Plan, Slot, WindowKind, local_span};
 use crate::registers as reg;
+use crate::registers::Write;
+use crate::victron::GxSettings;
 use crate::victron::{
     self, DessMode, RESTRICT_BATTERY_TO_GRID, RESTRICT_GRID_TO_BATTERY, STRATEGY_TARGET_SOC,
     SlotRegs,
@@ -26,6 +27,44 @@ pub struct WritePlan {
     pub warnings: Vec<String>,
 }
 
+/// Why the GX, as read, cannot be scheduled, or a plan cannot be held by slot 0. The run
+/// writes nothing and exits 4.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "GX {address}: Dynamic ESS mode (register 5423) is {mode}, which the GX's control code treats as off, and switching from it straight to external (4) leaves it off: set Settings → ESS → Dynamic ESS → Mode to Off on the GX (or write 0 to 5423), then run apply again, which switches it to external (4)"
+    )]
+    DessStopped { address: String, mode: u16 },
+    #[error(
+        "GX {address}: ESS is in \"Keep batteries charged\" (register 2900 = 9), which Dynamic ESS cannot schedule: set Settings → ESS → Mode to \"Optimized\" (with or without BatteryLife)"
+    )]
+    KeepCharged { address: String },
+    #[error(
+        "GX {address}: ESS mode is \"External control\" (register 2902 = 3), which Dynamic ESS cannot schedule: set Settings → ESS → Mode to \"Optimized\""
+    )]
+    ExternalControl { address: String },
+    #[error(
+        "GX {address}: Dynamic ESS is in mode 1 (auto: VRM writes the schedule), so this tool would fight VRM: turn Dynamic ESS off in VRM, or set gx.take_over_dess = true to switch it to external (4)"
+    )]
+    DessDrivenByVrm { address: String },
+    #[error(
+        "GX {address}: Dynamic ESS mode (register 5423) is {mode}, which this tool does not know: set it to 0 (off) or 4 (external) on the GX"
+    )]
+    DessUnknownMode { address: String, mode: u16 },
+    #[error("GX {address}: the slot start {start} cannot be written as a 32-bit unix time")]
+    StartOutOfRange { address: String, start: i64 },
+    #[error(
+        "GX {address}: the slot would last {seconds} s on the GX's wall clock, outside 1-65 535 s: shorten the window, or set gx.timezone to the GX's own zone"
+    )]
+    SlotTooLong { address: String, seconds: i64 },
+}
+
+impl HasExit for Refusal {
+    fn exit(&self) -> Exit {
+        Exit::Device
+    }
+}
+
 /// The part of the plan's slot the GX should hold now (see [`clock::gx_piece`]), and slot 0's
 /// registers for it, or the cleared slot. A piece never crosses a daylight-saving transition
 /// of `gx.timezone`, so it is right whether the GX compares slots on its wall clock (every
@@ -34,7 +73,7 @@ pub fn slot_regs(
     config: &Config,
     slot: Option<&Slot>,
     now: DateTime<Utc>,
-) -> Result<(SlotRegs, Option<Piece>), GxError> {
+) -> Result<(SlotRegs, Option<Piece>), Refusal> {
     let gx_tz = config.gx.timezone;
     let charge_restrictions = RESTRICT_BATTERY_TO_GRID
         | if config.schedule.grid_charge {
@@ -59,7 +98,7 @@ pub fn slot_regs(
         _ => (0, charge_restrictions),
     };
     let start = piece.start.timestamp();
-    i32::try_from(start).map_err(|_| GxError::StartOutOfRange {
+    i32::try_from(start).map_err(|_| Refusal::StartOutOfRange {
         address: address.clone(),
         start,
     })?;
@@ -69,7 +108,7 @@ pub fn slot_regs(
     let duration_s = u16::try_from(wall)
         .ok()
         .filter(|d| *d > 0)
-        .ok_or(GxError::SlotTooLong {
+        .ok_or(Refusal::SlotTooLong {
             address,
             seconds: wall,
         })?;
@@ -102,20 +141,20 @@ pub fn describe_slot(slot: &SlotRegs, tz: Tz, gx_tz: Tz) -> String {
 }
 
 /// Refuses a GX state Dynamic ESS cannot work in, before anything is written.
-pub fn check(config: &Config, gx: &GxSettings) -> Result<(), GxError> {
+pub fn check(config: &Config, gx: &GxSettings) -> Result<(), Refusal> {
     let address = config.gx_address();
     if gx.ess_state.keep_charged() {
-        return Err(GxError::KeepCharged { address });
+        return Err(Refusal::KeepCharged { address });
     }
     if gx.hub4_mode.external_control() {
-        return Err(GxError::ExternalControl { address });
+        return Err(Refusal::ExternalControl { address });
     }
     match DessMode::from_raw(gx.dess_mode) {
         DessMode::Off | DessMode::External => Ok(()),
         DessMode::Auto if config.gx.take_over_dess => Ok(()),
-        DessMode::Auto => Err(GxError::DessDrivenByVrm { address }),
-        DessMode::Stopped(mode) => Err(GxError::DessStopped { address, mode }),
-        DessMode::Unknown(mode) => Err(GxError::DessUnknownMode { address, mode }),
+        DessMode::Auto => Err(Refusal::DessDrivenByVrm { address }),
+        DessMode::Stopped(mode) => Err(Refusal::DessStopped { address, mode }),
+        DessMode::Unknown(mode) => Err(Refusal::DessUnknownMode { address, mode }),
     }
 }
 
@@ -138,7 +177,7 @@ pub fn plan_writes(
     plan: &Plan,
     gx: &GxSettings,
     owner_min_soc: Option<u16>,
-) -> Result<WritePlan, GxError> {
+) -> Result<WritePlan, Refusal> {
     check(config, gx)?;
     let mut out = WritePlan::default();
     out.warnings.extend(battery_life_warning(gx));
@@ -173,7 +212,7 @@ fn slot_write(
     plan: &Plan,
     gx: &GxSettings,
     out: &mut WritePlan,
-) -> Result<(), GxError> {
+) -> Result<(), Refusal> {
     let (tz, gx_tz) = (config.timezone, config.gx.timezone);
     let (wanted, piece) = slot_regs(config, plan.slot.as_ref(), plan.now)?;
     if let Some(s) = plan
@@ -412,19 +451,19 @@ mod tests {
         s.ess_state = EssState(9);
         assert!(matches!(
             plan_writes(&c, &p, &s, None),
-            Err(GxError::KeepCharged { .. })
+            Err(Refusal::KeepCharged { .. })
         ));
         let mut s = settings();
         s.hub4_mode = Hub4Mode(3);
         assert!(matches!(
             plan_writes(&c, &p, &s, None),
-            Err(GxError::ExternalControl { .. })
+            Err(Refusal::ExternalControl { .. })
         ));
         let mut s = settings();
         s.dess_mode = 1;
         assert!(matches!(
             plan_writes(&c, &p, &s, None),
-            Err(GxError::DessDrivenByVrm { .. })
+            Err(Refusal::DessDrivenByVrm { .. })
         ));
         let taking = config("take_over_dess = true");
         let w = plan_writes(&taking, &p, &s, None).unwrap();
@@ -436,7 +475,7 @@ mod tests {
             let mut s = settings();
             s.dess_mode = mode;
             let e = plan_writes(&c, &p, &s, None).unwrap_err();
-            assert!(matches!(e, GxError::DessStopped { .. }), "{e}");
+            assert!(matches!(e, Refusal::DessStopped { .. }), "{e}");
             assert!(e.to_string().contains("Mode to Off"), "{e}");
         }
     }

@@ -11,12 +11,11 @@ use crate::commands::schedule::{Mode, PlanReport};
 use crate::commands::simulate::{SimulateArgs, SimulateReport};
 use crate::commands::status::StatusReport;
 use crate::config::Config;
-use crate::error::Exit;
 use crate::ev::kick::{KickDisabled, KickReport};
-use crate::gx::GxError;
+use crate::exit_codes::{Exit, HasExit};
 use crate::handback_file::{self};
 use crate::lock;
-use crate::output::{Output, stderr, stdout};
+use crate::output::{CommandName, Output, stderr, stdout};
 
 pub mod release;
 pub mod schedule;
@@ -50,26 +49,36 @@ pub enum Command {
 }
 
 impl Command {
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> CommandName {
         match self {
-            Command::Schedule {
-                mode: Mode::Plan, ..
-            } => "plan",
-            Command::Schedule {
-                mode: Mode::Apply, ..
-            } => "apply",
-            Command::EvKick { .. } => "ev-kick",
-            Command::Status { .. } => "status",
-            Command::Simulate(_) => "simulate",
-            Command::Release => "release",
+            Command::Schedule { mode, .. } => mode.command(),
+            Command::EvKick { .. } => CommandName::EvKick,
+            Command::Status { .. } => CommandName::Status,
+            Command::Simulate(_) => CommandName::Simulate,
+            Command::Release => CommandName::Release,
         }
     }
 }
 
+/// A host clock that has plainly not been set: a writing run refuses it (exit 4).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to write the GX: the clock says {now}, before 2024 — the GX has not synchronised its time (check its internet connection or set the date), and a schedule built on it would be wrong"
+)]
+pub struct ClockNotSet {
+    now: String,
+}
+
+impl HasExit for ClockNotSet {
+    fn exit(&self) -> Exit {
+        Exit::Device
+    }
+}
+
 /// The host clock, refusing one that has plainly not been set.
-pub fn check_clock(now: DateTime<Utc>) -> Result<(), GxError> {
+pub fn check_clock(now: DateTime<Utc>) -> Result<(), ClockNotSet> {
     if now.timestamp() < EARLIEST_BELIEVABLE {
-        Err(GxError::ClockNotSet {
+        Err(ClockNotSet {
             now: now.to_rfc3339(),
         })
     } else {
@@ -90,7 +99,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
     };
     if writes && matches!(command, Command::Schedule { .. } | Command::Release) {
         if let Err(e) = check_clock(now) {
-            return Report::Refused(Refused::new(Some(command.name()), Exit::Device, &e));
+            return Report::Refused(Refused::new(Some(command.name()), e.exit(), &e));
         }
     }
     let _lock = if writes {
@@ -98,7 +107,7 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
         match lock::acquire(&path, lock::WAIT, lock::announce_wait) {
             Ok(l) => Some(l),
             Err(e) => {
-                return Report::Refused(Refused::new(Some(command.name()), Exit::Internal, &e));
+                return Report::Refused(Refused::new(Some(command.name()), e.exit(), &e));
             }
         }
     } else {
@@ -125,20 +134,24 @@ pub fn run(config: &Config, config_path: &Path, command: Command) -> Report {
         (Command::Release, _) => {
             Report::Release(Box::new(release::release(config, &handback, now)))
         }
-        (Command::EvKick { .. }, None) => Report::KickDisabled(crate::ev::kick::disabled(config)),
-        (Command::EvKick { dry_run, at }, Some(ev)) => Report::Kick(Box::new(
+        (Command::EvKick { .. }, None) => Report::EvKickDisabled(crate::ev::kick::disabled(config)),
+        (Command::EvKick { dry_run, at }, Some(ev)) => Report::EvKick(Box::new(
             crate::ev::kick::kick(config, ev, at.unwrap_or(now), dry_run),
         )),
     }
 }
 
+/// Any report, as the command line prints it. `report` names the document's shape; the
+/// `command` inside says which command ran.
 #[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[serde(tag = "report", rename_all = "snake_case")]
 pub enum Report {
+    /// `plan` and `apply`.
     Plan(Box<PlanReport>),
     Status(Box<StatusReport>),
-    Kick(Box<KickReport>),
-    KickDisabled(KickDisabled),
+    EvKick(Box<KickReport>),
+    /// `ev-kick` with no `[ev]` section or `enabled = false`.
+    EvKickDisabled(KickDisabled),
     Simulate(Box<SimulateReport>),
     Release(Box<release::ReleaseReport>),
     Paused(release::Paused),
@@ -150,8 +163,8 @@ impl Report {
         match self {
             Report::Plan(r) => r.exit_code,
             Report::Status(r) => r.exit_code,
-            Report::Kick(r) => r.exit_code,
-            Report::KickDisabled(r) => r.exit_code,
+            Report::EvKick(r) => r.exit_code,
+            Report::EvKickDisabled(r) => r.exit_code,
             Report::Simulate(r) => r.exit_code,
             Report::Release(r) => r.exit_code,
             Report::Paused(r) => r.exit_code,
@@ -164,8 +177,8 @@ impl Report {
         match self {
             Report::Plan(r) => &r.errors,
             Report::Status(r) => &r.errors,
-            Report::Kick(r) => &r.errors,
-            Report::KickDisabled(r) => &r.errors,
+            Report::EvKick(r) => &r.errors,
+            Report::EvKickDisabled(r) => &r.errors,
             Report::Simulate(r) => &r.errors,
             Report::Release(r) => &r.errors,
             Report::Paused(r) => &r.errors,
@@ -178,15 +191,15 @@ impl Report {
 #[derive(Debug, Serialize)]
 pub struct Refused {
     /// The command, when it is known.
-    pub command: Option<String>,
+    pub command: Option<CommandName>,
     pub errors: Vec<String>,
     pub exit_code: Exit,
 }
 
 impl Refused {
-    pub fn new(command: Option<&str>, exit: Exit, error: &impl ToString) -> Refused {
+    pub fn new(command: Option<CommandName>, exit: Exit, error: &impl ToString) -> Refused {
         Refused {
-            command: command.map(str::to_string),
+            command,
             errors: vec![error.to_string()],
             exit_code: exit,
         }
@@ -200,7 +213,7 @@ pub fn print(out: Output, config: &Config, report: &Report) {
         Report::Release(r) => &r.warnings,
         _ => &[],
     };
-    if let Report::Kick(r) = report {
+    if let Report::EvKick(r) = report {
         if let Some(problem) = &r.state_file.problem {
             stderr(&format!(
                 "warning: ev-kick state file {} is unusable ({problem}): treated as \"not kicking\"; if a charge this tool started is still running in manual mode, stop it on the charger",
@@ -227,8 +240,8 @@ pub fn print(out: Output, config: &Config, report: &Report) {
     let text = match report {
         Report::Plan(r) => schedule::plan_text(out, config, r),
         Report::Status(r) => Some(status::status_text(out, config, r)),
-        Report::Kick(r) => Some(crate::ev::kick::kick_text(out, config, r)),
-        Report::KickDisabled(r) => Some(crate::ev::kick::disabled_text(r)),
+        Report::EvKick(r) => Some(crate::ev::kick::kick_text(out, config, r)),
+        Report::EvKickDisabled(r) => Some(crate::ev::kick::disabled_text(r)),
         Report::Simulate(r) => Some(simulate::simulate_text(config, r)),
         Report::Release(r) => Some(release::text(r)),
         Report::Paused(r) => Some(r.text()),

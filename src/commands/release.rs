@@ -12,18 +12,19 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::{Config, EvConfig};
-use crate::error::Exit;
 use crate::ev::{charger, rules, state};
+use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::handback::{self, Restored};
 use crate::handback_file;
-use crate::modbus::{Device, Write};
-use crate::output::{Failures, Head};
+use crate::modbus::Device;
+use crate::output::{CommandName, Failures, Head};
+use crate::registers::Write;
 
 /// What `release` did.
 #[derive(Debug, Serialize)]
 pub struct ReleaseReport {
-    pub command: &'static str,
+    pub command: CommandName,
     #[serde(flatten)]
     pub head: Head,
     /// Each setting given back, from what to what.
@@ -63,12 +64,12 @@ pub fn release(config: &Config, handback_path: &Path, now: DateTime<Utc>) -> Rel
                     writes.extend(w);
                     restored.extend(r);
                 }
-                Err(e) => failures.add(e.exit(), &e),
+                Err(e) => failures.push(&e),
             }
             Some(d)
         }
         Err(e) => {
-            failures.add(Exit::Device, &GxError::from(e));
+            failures.push(&GxError::from(e));
             None
         }
     };
@@ -79,12 +80,12 @@ pub fn release(config: &Config, handback_path: &Path, now: DateTime<Utc>) -> Rel
     let released = failures.is_empty();
     if released {
         if let Err(e) = handback_file::clear(handback_path) {
-            failures.add(Exit::Internal, &e);
+            failures.push(&e);
         }
     }
     let (errors, exit_code) = failures.finish();
     ReleaseReport {
-        command: "release",
+        command: CommandName::Release,
         head: Head::new(config.timezone, now),
         restored,
         ev,
@@ -156,12 +157,12 @@ fn stop_kick(
         &found,
     );
     if let Err(e) = gx::write_and_verify(&mut device, &stop) {
-        failures.add(e.exit(), &e);
+        failures.push(&e);
         return Some("a kick of this tool's could not be stopped".to_string());
     }
     writes.extend(stop);
     if let Err(e) = state::clear(&ev.state_file) {
-        failures.add(Exit::Internal, &e);
+        failures.push(&e);
     }
     Some(format!(
         "stopped the charge this tool started, and put the charger back in {} mode at {previous_current_a} A",
@@ -172,7 +173,7 @@ fn stop_kick(
 /// A run while `[schedule] enabled = false`, with nothing to give back: it touched nothing.
 #[derive(Debug, Serialize)]
 pub struct Paused {
-    pub command: &'static str,
+    pub command: CommandName,
     pub paused: bool,
     pub reason: String,
     pub writes: Vec<Write>,
@@ -203,7 +204,7 @@ pub fn anything_to_give_back(config: &Config, handback_path: &Path) -> bool {
 pub fn while_paused(
     config: &Config,
     handback_path: &Path,
-    command: &'static str,
+    command: CommandName,
     writes: bool,
     now: DateTime<Utc>,
 ) -> Result<ReleaseReport, Paused> {

@@ -16,17 +16,18 @@ use crate::commands::check_clock;
 use crate::commands::timeline::timeline;
 use crate::config::Config;
 use crate::drain::Readings;
-use crate::error::Exit;
 use crate::ev::charger;
+use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::handback::{self, Found};
 use crate::handback_file::{self, HandbackFileError};
-use crate::modbus::{Device, Write};
+use crate::modbus::Device;
 use crate::output::parts::{
     BmsPart, DrainDoc, SettingsDoc, SlotDoc, SlotPartDoc, bms_text, drain_text, write_text,
 };
-use crate::output::{Failures, Head, Output, long_local, rfc3339_opt};
+use crate::output::{CommandName, Failures, Head, Output, long_local, rfc3339_opt};
 use crate::plan::{self, Phase, Plan, Stage, short_local};
+use crate::registers::Write;
 use crate::writes::{self, WritePlan};
 
 /// `plan` writes nothing; `apply` writes what differs.
@@ -35,6 +36,15 @@ use crate::writes::{self, WritePlan};
 pub enum Mode {
     Plan,
     Apply,
+}
+
+impl Mode {
+    pub fn command(self) -> CommandName {
+        match self {
+            Mode::Plan => CommandName::Plan,
+            Mode::Apply => CommandName::Apply,
+        }
+    }
 }
 
 /// `plan` and `apply`: read the BMS, plan, read the GX, decide the writes, and (apply) write.
@@ -65,8 +75,8 @@ pub fn schedule(
     let mut memory = Memory::load(handback_path, &mut warnings);
     let (gx, write_plan) = decide_writes(config, &plan, settings, &mut memory, &mut warnings);
     let mut failures = Failures::default();
-    failures.add_if(Exit::Bms, bms.as_ref().err());
-    failures.add_if(Exit::Device, gx.as_ref().err());
+    failures.push_if(bms.as_ref().err());
+    failures.push_if(gx.as_ref().err());
     let mut applied = false;
     if let (Mode::Apply, Ok(s), Some(d)) = (mode, &gx, &mut device) {
         applied = write_remembered(d, s, &write_plan.writes, &mut memory, &mut failures);
@@ -79,7 +89,7 @@ pub fn schedule(
     let parts = PlanParts::new(tz, config.gx.timezone, &plan);
     warnings.extend(write_plan.warnings);
     PlanReport {
-        command: mode,
+        command: mode.command(),
         head: Head::new(tz, now),
         bms: BmsPart::new(tz, now, &bms),
         stage: parts.stage,
@@ -133,17 +143,17 @@ fn clock_warnings(mode: Mode, host_now: DateTime<Utc>, at: Option<DateTime<Utc>>
 fn decide_writes(
     config: &Config,
     plan: &plan::Plan,
-    settings: Result<gx::GxSettings, GxError>,
+    settings: Result<crate::victron::GxSettings, GxError>,
     memory: &mut Memory,
     warnings: &mut Vec<String>,
-) -> (Result<gx::GxSettings, GxError>, WritePlan) {
+) -> (Result<crate::victron::GxSettings, GxError>, WritePlan) {
     match settings {
         Ok(s) => {
             warnings.extend(handback::adopt_owner_change(&mut memory.found, &s));
             let owner = handback::owner_min_soc(&memory.found, &s);
             match writes::plan_writes(config, plan, &s, owner) {
                 Ok(w) => (Ok(s), w),
-                Err(e) => (Err(e), WritePlan::default()),
+                Err(e) => (Err(e.into()), WritePlan::default()),
             }
         }
         Err(e) => (Err(e), WritePlan::default()),
@@ -190,14 +200,14 @@ impl<'a> Memory<'a> {
 /// is one it must not make. True when the GX holds the plan.
 fn write_remembered(
     device: &mut Device,
-    gx: &gx::GxSettings,
+    gx: &crate::victron::GxSettings,
     writes: &[Write],
     memory: &mut Memory,
     failures: &mut Failures,
 ) -> bool {
     handback::remember(&mut memory.found, gx, writes);
     if let Err(e) = memory.save() {
-        failures.add(Exit::Internal, &e);
+        failures.push(&e);
         return false;
     }
     if writes.is_empty() {
@@ -206,7 +216,7 @@ fn write_remembered(
     match gx::write_and_verify(device, writes) {
         Ok(()) => true,
         Err(e) => {
-            failures.add(e.exit(), &e);
+            failures.push(&e);
             false
         }
     }
@@ -215,7 +225,7 @@ fn write_remembered(
 /// What `plan` and `apply` read from the GX; the device stays open for writing.
 struct GxRead {
     device: Option<Device>,
-    settings: Result<gx::GxSettings, GxError>,
+    settings: Result<crate::victron::GxSettings, GxError>,
     /// For the drain forecast, in the maintenance phase only.
     readings: Option<Readings>,
     /// What the owner should know about those readings.
@@ -272,7 +282,7 @@ pub struct GxBefore {
 /// `plan` and `apply`.
 #[derive(Debug, Serialize)]
 pub struct PlanReport {
-    pub command: Mode,
+    pub command: CommandName,
     #[serde(flatten)]
     pub head: Head,
     pub bms: BmsPart,
@@ -333,7 +343,7 @@ impl PlanParts {
 }
 
 pub fn plan_text(out: Output, config: &Config, r: &PlanReport) -> Option<String> {
-    if r.command == Mode::Apply && !out.verbose {
+    if r.command == CommandName::Apply && !out.verbose {
         let mut t = String::new();
         if r.applied {
             for w in &r.writes {
@@ -351,9 +361,10 @@ pub fn plan_text(out: Output, config: &Config, r: &PlanReport) -> Option<String>
 fn full_plan_text(config: &Config, r: &PlanReport) -> String {
     let tz = config.timezone;
     let now = r.head.now;
-    let heading = match r.command {
-        Mode::Plan => "Plan (dry run) for",
-        Mode::Apply => "Apply for",
+    let heading = if r.command == CommandName::Apply {
+        "Apply for"
+    } else {
+        "Plan (dry run) for"
     };
     let mut t = format!("{heading} {} ({})\n", long_local(tz, now), tz.name());
     t += "\nBMS\n";
@@ -405,7 +416,7 @@ fn writes_text(r: &PlanReport) -> String {
     }
     let verb = if r.applied {
         "written and read back"
-    } else if r.command == Mode::Plan {
+    } else if r.command == CommandName::Plan {
         "would be written by `apply`"
     } else {
         "not (all) written"

@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use crate::bms::{self};
 use crate::config::Config;
-use crate::error::Exit;
+use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::output::parts::SlotDoc;
-use crate::output::{Failures, long_local, rfc3339, rfc3339_opt};
+use crate::output::{CommandName, Failures, long_local, rfc3339, rfc3339_opt};
 use crate::plan::short_local;
 use crate::simulate::Simulation;
 
@@ -34,7 +34,7 @@ pub fn simulate(config: &Config, now: DateTime<Utc>, args: &SimulateArgs) -> Sim
         None => match bms::read(&config.bms) {
             Ok(r) => (Some(r.due(now) - now), r.any_stripping()),
             Err(e) => {
-                failures.add(Exit::Bms, &e);
+                failures.push(&e);
                 (None, false)
             }
         },
@@ -47,7 +47,7 @@ pub fn simulate(config: &Config, now: DateTime<Utc>, args: &SimulateArgs) -> Sim
         {
             Ok(system) => system.snapshot.value(crate::registers::BATTERY_SOC),
             Err(e) => {
-                failures.add(Exit::Device, &e);
+                failures.push(&e);
                 None
             }
         },
@@ -88,11 +88,19 @@ pub struct ModelDoc {
     pub ess_min_soc: f64,
     pub empty_soc: f64,
     /// A constant load, W, or 24 hourly values.
-    pub load_w: serde_json::Value,
+    pub load_w: LoadDoc,
     pub solar_kwh_per_day: Option<f64>,
     pub ev_connected: Option<String>,
     /// Local times the rules run (as cron runs `apply`), `HH:MM`.
     pub runs: Vec<String>,
+}
+
+/// The house load a simulation used: one value, W, or 24 hourly values from 00:00.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum LoadDoc {
+    Constant(f64),
+    Hourly([f64; 24]),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +151,7 @@ pub struct TotalsDoc {
 /// `simulate`. Without a start (a device could not be read) only the errors.
 #[derive(Debug, Serialize)]
 pub struct SimulateReport {
-    pub command: &'static str,
+    pub command: CommandName,
     #[serde(serialize_with = "rfc3339_opt")]
     pub from: Option<DateTime<Utc>>,
     pub model: Option<ModelDoc>,
@@ -172,7 +180,7 @@ impl SimulateReport {
         let gx_tz = config.gx.timezone;
         let Some(sim) = sim else {
             return SimulateReport {
-                command: "simulate",
+                command: CommandName::Simulate,
                 from: None,
                 model: None,
                 steps: Vec::new(),
@@ -199,7 +207,7 @@ impl SimulateReport {
             .collect();
         let sum = |f: fn(&crate::simulate::Day) -> f64| round2(sim.days.iter().map(f).sum());
         SimulateReport {
-            command: "simulate",
+            command: CommandName::Simulate,
             from: Some(sim.start.from),
             model: Some(model_doc(config, sim)),
             steps: sim
@@ -244,9 +252,9 @@ impl SimulateReport {
 fn model_doc(config: &Config, sim: &Simulation) -> ModelDoc {
     let m = &sim.model;
     let load_w = match (sim.start.load_w, m.load_w) {
-        (Some(w), _) => serde_json::json!(w),
-        (None, Some(hourly)) => serde_json::json!(hourly),
-        (None, None) => serde_json::json!(sim.default_load_w),
+        (Some(w), _) => LoadDoc::Constant(w),
+        (None, Some(hourly)) => LoadDoc::Hourly(hourly),
+        (None, None) => LoadDoc::Constant(sim.default_load_w),
     };
     ModelDoc {
         days: sim.start.days,
@@ -293,9 +301,9 @@ pub fn simulate_text(config: &Config, r: &SimulateReport) -> String {
         } else {
             ""
         },
-        match model.load_w.as_f64() {
-            Some(w) => format!("{w:.0}"),
-            None => "hourly profile, see [simulate] load_w,".to_string(),
+        match model.load_w {
+            LoadDoc::Constant(w) => format!("{w:.0}"),
+            LoadDoc::Hourly(_) => "hourly profile, see [simulate] load_w,".to_string(),
         },
         model
             .solar_kwh_per_day

@@ -8,17 +8,19 @@ use serde::Serialize;
 use crate::bms::{self};
 use crate::config::Config;
 use crate::drain::{self};
-use crate::error::Exit;
 use crate::ev::charger;
 use crate::ev::parts::{ChargerPart, EvStatus, charger_part_text, record_text};
 use crate::ev::state::{self};
+use crate::exit_codes::Exit;
 use crate::follow::{self, SlotCheck};
-use crate::gx::{self, GxError, GxSettings, System};
-use crate::modbus::{Device, Snapshot};
+use crate::gx::{self, GxError, System};
+use crate::modbus::Device;
 use crate::output::parts::{BmsPart, DrainDoc, SlotRegisters, bms_text, drain_text};
-use crate::output::{Failures, Head, Output, Part, long_local};
+use crate::output::{CommandName, Failures, Head, Output, Part, long_local};
 use crate::plan::{self};
 use crate::registers as reg;
+use crate::registers::Snapshot;
+use crate::victron::GxSettings;
 use crate::victron::{Line, SlotMap};
 use crate::writes::{self};
 
@@ -33,7 +35,7 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
         Err(e) => (Err(GxError::from(e)), None),
     };
     let mut failures = Failures::default();
-    failures.add_if(Exit::Device, gx.as_ref().err());
+    failures.push_if(gx.as_ref().err());
     let live = gx.as_ref().map(|(system, dess, settings)| {
         let slot_check = follow::check(
             config.gx.timezone,
@@ -64,12 +66,12 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
         )
     });
     if !check {
-        failures.add_if(Exit::Bms, bms.as_ref().err());
+        failures.push_if(bms.as_ref().err());
     }
     let ev_charger = config.ev.as_ref().filter(|ev| ev.enabled).map(|ev| {
         let reached = charger::reach(config, ev, device);
         if let (false, Some(Err(e))) = (check, &reached.reading) {
-            failures.add(Exit::Device, e);
+            failures.push(e);
         }
         let part = ChargerPart::new(
             &reached.at,
@@ -81,7 +83,7 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
     let forecast = status_forecast(config, now, &bms, system, ev_charger.as_ref());
     let (errors, exit_code) = failures.finish();
     StatusReport {
-        command: "status",
+        command: CommandName::Status,
         check,
         head: Head::new(tz, now),
         bms: BmsPart::new(tz, now, &bms),
@@ -97,7 +99,14 @@ pub fn status(config: &Config, now: DateTime<Utc>, check: bool) -> StatusReport 
 /// Dynamic ESS live block, and the settings on the GX's map.
 fn read_status_gx(
     device: &mut Device,
-) -> Result<(gx::System, crate::modbus::Snapshot, gx::GxSettings), GxError> {
+) -> Result<
+    (
+        gx::System,
+        crate::registers::Snapshot,
+        crate::victron::GxSettings,
+    ),
+    GxError,
+> {
     let system = gx::read_system(device, &gx::LIVE[..5])?;
     let dess = gx::read(device, &gx::LIVE[5..])?;
     let settings = gx::read_settings(device)?;
@@ -109,8 +118,8 @@ fn read_status_gx(
 fn status_forecast(
     config: &Config,
     now: DateTime<Utc>,
-    bms: &Result<bms::BmsReading, bms::BmsError>,
-    snap: Option<&crate::modbus::Snapshot>,
+    bms: &Result<crate::redflow::BmsReading, bms::BmsError>,
+    snap: Option<&crate::registers::Snapshot>,
     ev: Option<&EvStatus>,
 ) -> Option<drain::Forecast> {
     let plan = plan::plan(config, now, bms.as_ref().ok()?);
@@ -200,7 +209,7 @@ impl GxLive {
 /// `status`.
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
-    pub command: &'static str,
+    pub command: CommandName,
     /// `status --check`: only whether the GX follows slot 0 decides the exit code.
     pub check: bool,
     #[serde(flatten)]

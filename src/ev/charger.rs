@@ -8,7 +8,8 @@
 use crate::config::{Config, EvConfig, EvVia, GxConfig, join_host_port};
 use crate::ev::rules::{Charger, Site};
 use crate::gx::{self, GxError};
-use crate::modbus::{Device, Endpoint, ModbusError, Snapshot};
+use crate::modbus::{Device, Endpoint, ModbusError};
+use crate::registers::Snapshot;
 use crate::registers::{self as reg, ChargerMap, Register};
 
 /// Shown when the charging station refuses a connection.

@@ -6,19 +6,20 @@ use serde::Serialize;
 
 use crate::bms::{self};
 use crate::config::{Config, EvConfig};
-use crate::error::Exit;
 use crate::ev::charger;
 use crate::ev::parts::{ChargerPart, charger_text, record_text};
 use crate::ev::rules::{self, Action, Decision, Inputs, NextRecord, Record, Site};
 use crate::ev::state::{self, StateFileError};
+use crate::exit_codes::Exit;
 use crate::gx::{self, GxError, WriteError};
-use crate::modbus::{Device, Write};
+use crate::modbus::Device;
 use crate::output::parts::{BmsPart, bms_text, write_text};
-use crate::output::{Failures, Head, Output, Part, long_local};
+use crate::output::{CommandName, Failures, Head, Output, Part, long_local};
+use crate::registers::Write;
 
 pub fn disabled(config: &Config) -> KickDisabled {
     KickDisabled {
-        command: "ev-kick",
+        command: CommandName::EvKick,
         enabled: false,
         reason: match &config.ev {
             None => "no [ev] section in the config",
@@ -95,7 +96,7 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
 
     let (errors, exit_code) = kick_failures(&bms, &site, &reached, &done).finish();
     KickReport {
-        command: "ev-kick",
+        command: CommandName::EvKick,
         enabled: true,
         dry_run,
         head: Head::new(tz, now),
@@ -124,22 +125,22 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
 
 /// What went wrong in one `ev-kick` run, each with its exit code.
 fn kick_failures(
-    bms: &Result<bms::BmsReading, bms::BmsError>,
+    bms: &Result<crate::redflow::BmsReading, bms::BmsError>,
     site: &Result<rules::Site, GxError>,
     reached: &charger::Reached,
     done: &Done,
 ) -> Failures {
     let mut failures = Failures::default();
-    failures.add_if(Exit::Bms, bms.as_ref().err());
-    failures.add_if(Exit::Device, site.as_ref().err());
+    failures.push_if(bms.as_ref().err());
+    failures.push_if(site.as_ref().err());
     // Not read at all only when the GX connection it shares failed: that error is above.
     if let Some(Err(e)) = &reached.reading {
-        failures.add(Exit::Device, e);
+        failures.push(e);
     }
     if let Some(e) = &done.write_error {
-        failures.add(e.exit(), e);
+        failures.push(e);
     }
-    failures.add_if(Exit::Internal, done.state_error.as_ref());
+    failures.push_if(done.state_error.as_ref());
     failures
 }
 
@@ -246,7 +247,7 @@ fn undo_start(ev: &EvConfig, device: &mut Device, found: &rules::Charger) -> boo
 /// `ev-kick` with no `[ev]` section or `enabled = false`.
 #[derive(Debug, Serialize)]
 pub struct KickDisabled {
-    pub command: &'static str,
+    pub command: CommandName,
     pub enabled: bool,
     pub reason: &'static str,
     pub writes: Vec<Write>,
@@ -310,7 +311,7 @@ fn verdict(d: &Decision) -> &'static str {
 /// `ev-kick`.
 #[derive(Debug, Serialize)]
 pub struct KickReport {
-    pub command: &'static str,
+    pub command: CommandName,
     pub enabled: bool,
     pub dry_run: bool,
     #[serde(flatten)]

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::bms::BmsReading;
 use crate::config::{EvConfig, RestoreMode};
-use crate::modbus::Write;
 use crate::plan::short_local;
+use crate::redflow::BmsReading;
 use crate::registers::ChargerMap;
+use crate::registers::Write;
 
 pub const MODE_MANUAL: u16 = 0;
 pub const MODE_AUTO: u16 = 1;
@@ -686,8 +686,8 @@ fn stop_writes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bms::Battery;
     use crate::config::{Config, EvVia, Overrides};
+    use crate::redflow::Battery;
     use crate::registers::{EVCS_CHARGER, GX_CHARGER};
     use chrono::TimeZone;
 

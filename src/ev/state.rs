@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::ev::rules::Record;
+use crate::exit_codes::{Exit, HasExit};
 use crate::json_file;
 
 /// The largest state file read; a real one is under 200 bytes.
@@ -81,6 +82,13 @@ pub fn clear(path: &Path) -> Result<(), StateFileError> {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })
+}
+
+/// A file of the tool's own that could not be used: an internal failure, exit 1.
+impl HasExit for StateFileError {
+    fn exit(&self) -> Exit {
+        Exit::Internal
+    }
 }
 
 #[cfg(test)]

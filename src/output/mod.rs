@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
-use crate::error::Exit;
+use crate::exit_codes::{Exit, HasExit};
 
 pub mod parts;
 
@@ -44,18 +44,24 @@ pub fn long_local(tz: Tz, t: DateTime<Utc>) -> String {
 pub struct Failures(Vec<(Exit, String)>);
 
 impl Failures {
-    pub fn add(&mut self, exit: Exit, error: &impl ToString) {
-        self.0.push((exit, error.to_string()));
+    /// A message that stands for `exit` (a check that failed, not an error value).
+    pub fn add(&mut self, exit: Exit, message: &impl ToString) {
+        self.0.push((exit, message.to_string()));
+    }
+
+    /// An error, with the exit code it knows.
+    pub fn push(&mut self, error: &impl HasExit) {
+        self.add(error.exit(), error);
+    }
+
+    pub fn push_if(&mut self, error: Option<&impl HasExit>) {
+        if let Some(e) = error {
+            self.push(e);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    pub fn add_if<E: ToString>(&mut self, exit: Exit, error: Option<&E>) {
-        if let Some(e) = error {
-            self.add(exit, e);
-        }
     }
 
     /// (errors most important first, exit code)
@@ -89,6 +95,38 @@ where
 
 pub fn zone_name<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(tz.name())
+}
+
+/// Which command a document reports on: the same type in every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommandName {
+    Plan,
+    Apply,
+    Status,
+    EvKick,
+    Simulate,
+    Release,
+}
+
+impl CommandName {
+    /// As typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Plan => "plan",
+            CommandName::Apply => "apply",
+            CommandName::Status => "status",
+            CommandName::EvKick => "ev-kick",
+            CommandName::Simulate => "simulate",
+            CommandName::Release => "release",
+        }
+    }
+}
+
+impl std::fmt::Display for CommandName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The head every document starts with.

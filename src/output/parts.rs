@@ -5,12 +5,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::bms::{BmsError, BmsReading};
+use crate::bms::BmsError;
 use crate::drain::{Forecast, LoadSource};
-use crate::gx::GxSettings;
-use crate::modbus::Write;
 use crate::output::{long_local, rfc3339, rfc3339_opt};
 use crate::plan::{Slot, WindowKind, short_local, span};
+use crate::redflow::BmsReading;
+use crate::registers::Write;
+use crate::victron::GxSettings;
 use crate::victron::{SlotMap, SlotRegs};
 use crate::writes::{Piece, describe_slot};
 

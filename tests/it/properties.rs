@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
-use zcell_scheduler::bms::{self, Battery, BmsReading};
 use zcell_scheduler::clock;
 use zcell_scheduler::config::{Config, Overrides};
 use zcell_scheduler::plan::{Stage, WindowKind, plan};
+use zcell_scheduler::redflow::{Battery, BmsReading};
 
 const ZONES: [&str; 7] = [
     "Australia/Hobart",
@@ -152,7 +152,7 @@ proptest! {
 
     #[test]
     fn bms_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let _ = bms::parse(&body);
+        let _ = zcell_scheduler::redflow::parse(&body);
     }
 
     #[test]
@@ -162,7 +162,7 @@ proptest! {
         strip in prop_oneof![Just("true"), Just("false"), Just("0"), Just("\"yes\"")],
     ) {
         let body = format!(r#"{{"list":[{{"state_of_charge":{soc},"is_stripping":{strip},"strip_pump_run_target":{timer},"strip_pump_run_timer":{timer}}}]}}"#);
-        match bms::parse(body.as_bytes()) {
+        match zcell_scheduler::redflow::parse(body.as_bytes()) {
             Ok(r) => prop_assert!(!r.batteries.is_empty()),
             Err(e) => prop_assert!(!e.is_empty()),
         }

@@ -41,6 +41,12 @@ impl Exit {
     }
 }
 
+/// An error that knows the exit code it stands for, so a command records a failure without
+/// choosing a code itself.
+pub trait HasExit: std::fmt::Display {
+    fn exit(&self) -> Exit;
+}
+
 impl From<Exit> for u8 {
     fn from(e: Exit) -> u8 {
         e as u8
