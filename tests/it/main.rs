@@ -12,6 +12,7 @@ mod faults;
 mod first_run;
 mod gx_lines;
 mod handback_bms;
+mod json;
 mod month_table;
 mod properties;
 mod registers;
