@@ -10,6 +10,7 @@ mod drain;
 mod evkick;
 mod faults;
 mod first_run;
+mod golden;
 mod gx_lines;
 mod handback_bms;
 mod json;

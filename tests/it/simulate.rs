@@ -14,21 +14,8 @@ fn a_week_offline_with_no_network() {
     }
     .write(&config);
     let config = config.display().to_string();
-    let args = [
-        "-n",
-        testenv::BIN,
-        "--config",
-        &config,
-        "simulate",
-        "--from",
-        "2026-11-23T07:00:00+11:00",
-        "--days",
-        "7",
-        "--soc",
-        "80",
-        "--due-in",
-        "30",
-    ];
+    let mut args = vec!["-n", testenv::BIN, "--config", &config];
+    args.extend(testenv::README_WEEK);
     let r = run_command("unshare", &args, &[]);
     assert!(
         !r.stderr.contains("unshare: "),

@@ -141,6 +141,20 @@ pub struct Site {
 }
 
 pub const DAY: i64 = 86_400;
+
+/// The README's `simulate` week: from Mon 23 Nov 2026 07:00 in Hobart, 7 days, SoC 80 %,
+/// maintenance due in 30 h (no device read).
+pub const README_WEEK: [&str; 9] = [
+    "simulate",
+    "--from",
+    "2026-11-23T07:00:00+11:00",
+    "--days",
+    "7",
+    "--soc",
+    "80",
+    "--due-in",
+    "30",
+];
 pub const GX_UNIT: u8 = 100;
 
 /// How a test's site starts: [`Site::builder`], then [`SiteBuilder::start`].
