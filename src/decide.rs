@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::drain::{self, Forecast, Readings};
-use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
+use crate::ev::codec::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
 use crate::plan::{CAP_WINDOW, LOOKAHEAD, Plan, Slot, Stage, WindowKind, local_span};
 use crate::sun;
 

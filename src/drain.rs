@@ -12,7 +12,7 @@ use chrono::{DateTime, Days, TimeDelta, Utc};
 
 use crate::clock;
 use crate::config::Config;
-use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
+use crate::ev::codec::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
 use crate::plan::{Phase, Plan, Slot, Stage, WindowKind, local_span, short_local, span};
 use crate::sun::{self, Cover};
 

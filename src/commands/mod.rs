@@ -13,7 +13,7 @@ use crate::commands::status::StatusReport;
 use crate::config::Config;
 use crate::ev::kick::{KickDisabled, KickReport};
 use crate::exit_codes::{Exit, HasExit};
-use crate::handback_file::{self};
+use crate::handback_file;
 use crate::lock;
 use crate::output::{CommandName, Output, stderr, stdout};
 

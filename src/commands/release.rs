@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::{Config, EvConfig};
-use crate::ev::{charger, rules, state};
+use crate::ev::{charger, codec, rules, state};
 use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};
 use crate::handback::{self, Restored};
@@ -146,8 +146,8 @@ fn stop_kick(
         );
         return Some("a kick of this tool's could not be stopped".to_string());
     };
-    let stop = rules::writes(
-        &rules::Action::Stop {
+    let stop = codec::writes(
+        &codec::Action::Stop {
             mode: previous_mode,
             current_a: previous_current_a,
             restart: rules::restarts(previous_start_stop, previous_mode),
@@ -166,7 +166,7 @@ fn stop_kick(
     }
     Some(format!(
         "stopped the charge this tool started, and put the charger back in {} mode at {previous_current_a} A",
-        rules::mode_name(previous_mode)
+        codec::mode_name(previous_mode)
     ))
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::bms::{self};
+use crate::bms;
 use crate::commands::check_clock;
 use crate::commands::timeline::timeline;
 use crate::config::Config;

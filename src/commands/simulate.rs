@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::bms::{self};
+use crate::bms;
 use crate::config::Config;
 use crate::exit_codes::Exit;
 use crate::gx::{self, GxError};

@@ -5,24 +5,24 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::bms::{self};
+use crate::bms;
 use crate::config::Config;
-use crate::drain::{self};
+use crate::drain;
 use crate::ev::charger;
 use crate::ev::parts::{ChargerPart, EvStatus, charger_part_text, record_text};
-use crate::ev::state::{self};
+use crate::ev::state;
 use crate::exit_codes::Exit;
 use crate::follow::{self, SlotCheck};
 use crate::gx::{self, GxError, System};
 use crate::modbus::Device;
 use crate::output::parts::{BmsPart, DrainDoc, SlotRegisters, bms_text, drain_text};
 use crate::output::{CommandName, Failures, Head, Output, Part, long_local};
-use crate::plan::{self};
+use crate::plan;
 use crate::registers as reg;
 use crate::registers::Snapshot;
 use crate::victron::GxSettings;
 use crate::victron::{Line, SlotMap};
-use crate::writes::{self};
+use crate::writes;
 
 /// `status`: read both devices (and the charger with `[ev]`); a failing part does not hide
 /// the others. With `check`, only the GX decides the exit code: 4 when it cannot be read or

@@ -6,7 +6,8 @@
 //! request, from [`ChargerMap`].
 
 use crate::config::{Config, EvConfig, EvVia, GxConfig, join_host_port};
-use crate::ev::rules::{Charger, Site};
+use crate::ev::codec::Charger;
+use crate::ev::rules::Site;
 use crate::gx::{self, GxError};
 use crate::modbus::{Device, Endpoint, ModbusError};
 use crate::registers::Snapshot;

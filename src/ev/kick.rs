@@ -4,11 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::bms::{self};
+use crate::bms;
 use crate::config::{Config, EvConfig};
 use crate::ev::charger;
+use crate::ev::codec::{self, Action};
 use crate::ev::parts::{ChargerPart, charger_text, record_text};
-use crate::ev::rules::{self, Action, Decision, Inputs, NextRecord, Record, Site};
+use crate::ev::rules::{self, Decision, Inputs, NextRecord, Record, Site};
 use crate::ev::state::{self, StateFileError};
 use crate::exit_codes::Exit;
 use crate::gx::{self, GxError, WriteError};
@@ -71,7 +72,7 @@ pub fn kick(config: &Config, ev: &EvConfig, now: DateTime<Utc>, dry_run: bool) -
             charger,
             record: before.record(),
         });
-        writes = rules::writes(&d.action, ev, &map, &charger);
+        writes = codec::writes(&d.action, ev, &map, &charger);
         done.after = match &d.record {
             NextRecord::Keep => before.record().cloned(),
             NextRecord::Set(r) => Some(r.clone()),
@@ -156,7 +157,7 @@ fn carry_out(
     ev: &EvConfig,
     before: Option<&Record>,
     device: &mut Device,
-    found: &rules::Charger,
+    found: &codec::Charger,
 ) {
     let path = ev.state_file.as_path();
     let starting = matches!(decision.record, NextRecord::Set(Record::Kicking { .. }));
@@ -217,16 +218,16 @@ fn decision_time(decision: &Decision, before: Option<&Record>) -> chrono::DateTi
 /// Puts the charger back as it was `found` before a start that did not read back (whatever
 /// part of it landed): stop, its mode and current, and start again if it was started. True
 /// when all of that read back.
-fn undo_start(ev: &EvConfig, device: &mut Device, found: &rules::Charger) -> bool {
+fn undo_start(ev: &EvConfig, device: &mut Device, found: &codec::Charger) -> bool {
     let map = charger::map_for(ev.via);
     // Compared with a charger that holds none of the old values, so every one is written.
-    let now = charger::read_charger(device, &map).unwrap_or(rules::Charger {
+    let now = charger::read_charger(device, &map).unwrap_or(codec::Charger {
         mode: u16::MAX,
         set_current_a: u16::MAX,
         ..*found
     });
-    let undo = rules::writes(
-        &rules::Action::Stop {
+    let undo = codec::writes(
+        &codec::Action::Stop {
             mode: found.mode,
             current_a: found.set_current_a,
             restart: found.start_stop == 1,

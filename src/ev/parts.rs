@@ -3,7 +3,9 @@
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::ev::rules::{self, Charger, Record};
+use crate::ev::codec;
+use crate::ev::codec::Charger;
+use crate::ev::rules::{self, Record};
 use crate::ev::state::Loaded;
 use crate::output::long_local;
 
@@ -33,8 +35,8 @@ impl ChargerPart {
             Some(Ok(c)) => (
                 Some(ChargerDoc {
                     registers: c,
-                    mode_name: rules::mode_name(c.mode),
-                    status_name: rules::status_name(c.status),
+                    mode_name: codec::mode_name(c.mode),
+                    status_name: codec::status_name(c.status),
                 }),
                 None,
             ),
@@ -76,14 +78,14 @@ impl EvStatus {
 pub fn charger_text(c: &Charger) -> String {
     format!(
         "{} mode, {}, status {} ({}), set current {} A (max {} A), {} W",
-        rules::mode_name(c.mode),
-        if c.start_stop == rules::START {
+        codec::mode_name(c.mode),
+        if c.start_stop == codec::START {
             "started"
         } else {
             "stopped"
         },
         c.status,
-        rules::status_name(c.status),
+        codec::status_name(c.status),
         c.set_current_a,
         c.max_current_a,
         c.power_w
@@ -113,9 +115,9 @@ pub fn record_text(tz: Tz, r: Option<&Record>) -> String {
         }) => format!(
             "kicking at {current_a} A since {} (before: {} mode, {previous_current_a} A{})",
             long_local(tz, *started_at),
-            rules::mode_name(*previous_mode),
+            codec::mode_name(*previous_mode),
             match previous_start_stop {
-                Some(rules::STOP) => ", stopped",
+                Some(codec::STOP) => ", stopped",
                 Some(_) => ", started",
                 None => "",
             }
@@ -128,7 +130,7 @@ pub fn record_text(tz: Tz, r: Option<&Record>) -> String {
         }) => format!(
             "a start at {} did not read back: the next run puts the charger back ({} mode, {previous_current_a} A)",
             long_local(tz, *since),
-            rules::mode_name(*previous_mode)
+            codec::mode_name(*previous_mode)
         ),
         Some(Record::StoodDown { since, reason }) => {
             format!("standing down since {} ({reason})", long_local(tz, *since))

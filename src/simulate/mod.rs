@@ -16,10 +16,17 @@ use chrono::{DateTime, DurationRound, TimeDelta, Timelike, Utc};
 
 use crate::clock;
 use crate::config::{ClockTime, Config, SimulateConfig};
-use crate::drain::{self, Readings};
-use crate::ev::rules::{self, Action, Charger, Inputs, NextRecord, Record, Site};
+use crate::drain::Readings;
+use crate::ev::codec::{self, Action, Charger};
+use crate::ev::rules::{self, Inputs, NextRecord, Record, Site};
 use crate::plan::{self, Slot, WindowKind};
 use crate::redflow::{Battery, BmsReading};
+
+mod book;
+mod house;
+
+use book::Book;
+use house::*;
 
 /// The step of the model.
 pub const STEP: TimeDelta = TimeDelta::minutes(5);
@@ -136,7 +143,7 @@ pub const RESERVE_SOC: f64 = 30.0;
 /// The house load when nothing says otherwise, W.
 pub const DEFAULT_LOAD_W: f64 = 400.0;
 /// Nominal phase voltage for the EV's power.
-const VOLTS: f64 = rules::NOMINAL_VOLTS as f64;
+const VOLTS: f64 = codec::NOMINAL_VOLTS as f64;
 
 /// Everything that changes from step to step.
 struct State {
@@ -253,7 +260,7 @@ fn run_rules(config: &Config, s: &mut State) {
             0,
             0,
         ],
-        charger: s.kicking.then(|| (clamp_u16(ev_w), rules::STATUS_CHARGING)),
+        charger: s.kicking.then(|| (clamp_u16(ev_w), codec::STATUS_CHARGING)),
         pv_w: Some(solar(config, s.t)),
     };
     // The readings `apply` would have read at this point, no more.
@@ -337,14 +344,14 @@ fn run_ev_kick(config: &Config, s: &mut State) {
     let power = if s.kicking { ev_power(config) } else { 0.0 };
     let charger = Charger {
         mode: if s.kicking {
-            rules::MODE_MANUAL
+            codec::MODE_MANUAL
         } else {
-            rules::MODE_AUTO
+            codec::MODE_AUTO
         },
         start_stop: u16::from(s.kicking),
         status: match (connected, s.kicking) {
-            (false, _) => rules::STATUS_DISCONNECTED,
-            (true, true) => rules::STATUS_CHARGING,
+            (false, _) => codec::STATUS_DISCONNECTED,
+            (true, true) => codec::STATUS_CHARGING,
             (true, false) => 1,
         },
         set_current_a: if s.kicking { ev.current_a } else { 16 },
@@ -401,384 +408,6 @@ fn maintenance_step(config: &Config, s: &mut State, book: &mut Book) {
             book.maintenance_done(s.t);
         }
         _ => {}
-    }
-}
-
-/// The house load at `t`, W.
-fn house_load(config: &Config, constant: Option<f64>, t: DateTime<Utc>) -> f64 {
-    if let Some(w) = constant {
-        return w;
-    }
-    match config.simulate.load_w {
-        Some(hourly) => hourly[clock::local(config.timezone, t).hour() as usize],
-        None => DEFAULT_LOAD_W,
-    }
-}
-
-/// Solar power at `t`, W: a half sine from sunrise to sunset at `[site]` (else 06:00 to 18:00
-/// local) holding the day's energy.
-fn solar(config: &Config, t: DateTime<Utc>) -> f64 {
-    let Some(kwh) = config.simulate.solar_kwh_per_day else {
-        return 0.0;
-    };
-    let local = clock::local(config.timezone, t);
-    // From sunrise to sunset at [site], else from 06:00 to 18:00 local, in hours from midnight.
-    let (rise, set) = config
-        .site
-        .and_then(|site| crate::sun::daylight(&site, local.date()))
-        .map_or((6.0, 18.0), |d| {
-            let midnight = t - TimeDelta::seconds(i64::from(local.num_seconds_from_midnight()));
-            let h = |x: DateTime<Utc>| (x - midnight).num_seconds() as f64 / 3600.0;
-            (h(d.sunrise), h(d.sunset))
-        });
-    let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0;
-    if !(rise..set).contains(&hour) {
-        return 0.0;
-    }
-    let length = set - rise;
-    let peak_w = kwh * 1000.0 * std::f64::consts::PI / (2.0 * length);
-    peak_w * (std::f64::consts::PI * (hour - rise) / length).sin()
-}
-
-/// The GX for one step: the slot in force by its own clock rule, or plain ESS.
-fn gx_step(config: &Config, s: &mut State) -> Flows {
-    let m = &config.simulate;
-    let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
-    let dt_h = STEP.num_seconds() as f64 / 3600.0;
-    let ev_w = if s.kicking { ev_power(config) } else { 0.0 };
-    let load_w = house_load(config, s.constant_load, s.t);
-    let net = load_w + ev_w - solar(config, s.t);
-    let gx_tz = config.gx.timezone;
-    let in_force = s.slot.as_ref().and_then(|slot| {
-        let wall = clock::gx_wall_seconds(gx_tz, slot.start, slot.end);
-        clock::gx_in_force(gx_tz, slot.start, wall, s.t).then(|| {
-            let stop = clock::gx_stop(gx_tz, slot.start, wall);
-            (slot, ((stop - s.t).num_seconds().max(60) as f64) / 3600.0)
-        })
-    });
-    // An ESS scheduled charge (the owner's script): charge at full power to its limit, then
-    // hold; no discharge inside the window.
-    let scheduled = s.fixed.iter().find(|w| w.contains(s.t));
-    let charge_slot =
-        in_force.is_some_and(|(slot, _)| slot.kind != WindowKind::Drain) || scheduled.is_some();
-    let wanted = match (s.cycle, in_force, scheduled) {
-        (Cycle::Stripping { .. }, _, _) => 0.0,
-        (_, Some((slot, hours_left)), _) => slot_power(config, slot, s.soc, net, hours_left),
-        (_, None, Some(w)) if s.soc < f64::from(w.soc) - 0.05 => m.charge_w,
-        (_, None, Some(_)) => 0.0,
-        (_, None, None) => plain_ess(m, s.soc, s.min_soc, net),
-    };
-    // In its maintenance discharge the BMS takes no charge: a charge slot then holds it idle.
-    let wanted = if s.cycle == Cycle::Draining {
-        wanted.min(0.0)
-    } else {
-        wanted
-    };
-    // Energy limits: never below 0 % (nor below the minimum outside a drain), never above 100 %.
-    let floor = match in_force {
-        Some((slot, _)) if slot.kind == WindowKind::Drain => f64::from(slot.soc),
-        Some(_) => s.min_soc.min(s.soc),
-        None if scheduled.is_some() => s.soc,
-        None if s.soc < s.min_soc => s.soc,
-        None => s.min_soc,
-    };
-    let max_out = (s.soc - floor).max(0.0) / 100.0 * capacity_wh / dt_h;
-    let max_in = (100.0 - s.soc).max(0.0) / 100.0 * capacity_wh / dt_h;
-    let battery_w = wanted.clamp(-max_out, max_in);
-    let soc_before = s.soc;
-    s.soc = (s.soc + battery_w * dt_h / capacity_wh * 100.0).clamp(0.0, 100.0);
-    s.battery_w = battery_w;
-    Flows {
-        soc_before,
-        battery_w,
-        grid_w: net + battery_w,
-        ev_w,
-        charge_slot,
-    }
-}
-
-/// Battery power in a slot in force (+ charging): a drain discharges at the rate that reaches
-/// its target at the end; below a charge target the GX charges at that rate (from the grid only
-/// with `grid_charge`); at the target it holds.
-fn slot_power(config: &Config, slot: &Slot, soc: f64, net: f64, hours_left: f64) -> f64 {
-    let m = &config.simulate;
-    let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
-    let target = f64::from(slot.soc);
-    let rate = (target - soc).abs() / 100.0 * capacity_wh / hours_left;
-    if slot.kind == WindowKind::Drain {
-        return if soc > target {
-            -rate.min(m.discharge_w)
-        } else {
-            0.0
-        };
-    }
-    if soc > target + 0.5 {
-        // Above the target with battery → grid blocked: the battery feeds the loads down to it.
-        return -net.clamp(0.0, m.discharge_w);
-    }
-    if soc >= target - 0.05 {
-        return 0.0;
-    }
-    let rate = rate.min(m.charge_w);
-    if config.schedule.grid_charge {
-        rate
-    } else {
-        rate.min((-net).max(0.0))
-    }
-}
-
-/// Plain ESS: the battery covers the loads down to the minimum SoC, solar surplus charges it,
-/// and the GX recharges from the grid when 5 points below the minimum.
-fn plain_ess(m: &SimulateConfig, soc: f64, min_soc: f64, net: f64) -> f64 {
-    if soc < min_soc - 5.0 {
-        return m.charge_w;
-    }
-    if net > 0.0 {
-        if soc > min_soc {
-            -net.min(m.discharge_w)
-        } else {
-            0.0
-        }
-    } else {
-        (-net).min(m.charge_w)
-    }
-}
-
-/// The running accounts: samples, days, maintenances, findings.
-struct Book {
-    samples: Vec<Sample>,
-    days: Vec<Day>,
-    maintenances: Vec<Maintenance>,
-    findings: Vec<String>,
-    /// The current peak's grid energy and why the battery did not cover it.
-    peak: Option<PeakTally>,
-    /// The last slot seen, to check its target when it ends.
-    last_slot: Option<Slot>,
-    /// Whether the battery was in its maintenance cycle while that slot was in force.
-    slot_during_maintenance: bool,
-    metrics: Metrics,
-}
-
-struct PeakTally {
-    start: DateTime<Utc>,
-    grid_kwh: f64,
-    stripping: bool,
-    at_min: bool,
-}
-
-fn in_peak(config: &Config, t: DateTime<Utc>) -> bool {
-    config.peaks.iter().any(|p| {
-        clock::instances(p, config.timezone, &config.schedule.holidays, t, 1, 0)
-            .iter()
-            .any(|i| i.contains(t))
-    })
-}
-
-impl Book {
-    fn new(config: &Config, s: &State) -> Book {
-        Book {
-            samples: Vec::new(),
-            days: Vec::new(),
-            maintenances: if s.cycle == Cycle::Idle {
-                Vec::new()
-            } else {
-                vec![Maintenance {
-                    due: s.due.min(s.t),
-                    empty: None,
-                    done: None,
-                    deadline: drain::deadline(config, s.t).0,
-                    on_time: None,
-                }]
-            },
-            findings: Vec::new(),
-            peak: None,
-            last_slot: None,
-            slot_during_maintenance: false,
-            metrics: Metrics::default(),
-        }
-    }
-
-    fn maintenance_started(&mut self, config: &Config, due: DateTime<Utc>) {
-        self.maintenances.push(Maintenance {
-            due,
-            empty: None,
-            done: None,
-            deadline: drain::deadline(config, due).0,
-            on_time: None,
-        });
-        self.day_event("due");
-    }
-
-    fn maintenance_empty(&mut self, t: DateTime<Utc>) {
-        self.day_event("empty");
-        if let Some(m) = self.maintenances.last_mut() {
-            m.empty = Some(t);
-            m.on_time = Some(m.deadline.is_none_or(|d| t <= d));
-            if m.on_time == Some(false) {
-                self.day_event("late");
-            }
-        }
-    }
-
-    fn maintenance_done(&mut self, t: DateTime<Utc>) {
-        if let Some(m) = self.maintenances.last_mut() {
-            m.done = Some(t);
-        }
-        self.day_event("done");
-    }
-
-    fn day_event(&mut self, event: &'static str) {
-        if let Some(d) = self.days.last_mut() {
-            d.events.push(event);
-        }
-    }
-
-    /// Books one step's flows.
-    fn record(&mut self, config: &Config, s: &State, f: &Flows) {
-        let dt_h = STEP.num_seconds() as f64 / 3600.0;
-        let date = clock::local(config.timezone, s.t).date();
-        if self.days.last().is_none_or(|d| d.date != date) {
-            self.days.push(Day {
-                date,
-                lowest_soc: s.soc,
-                ..Day::default()
-            });
-        }
-        let peak = in_peak(config, s.t);
-        if let Some(day) = self.days.last_mut() {
-            day.lowest_soc = day.lowest_soc.min(s.soc);
-            day.grid_import_kwh += f.grid_w.max(0.0) * dt_h / 1000.0;
-            day.grid_export_kwh += (-f.grid_w).max(0.0) * dt_h / 1000.0;
-            day.ev_kwh += f.ev_w * dt_h / 1000.0;
-            if peak {
-                day.peak_grid_kwh += f.grid_w.max(0.0) * dt_h / 1000.0;
-            }
-        }
-        if f.charge_slot && s.cycle != Cycle::Idle {
-            self.metrics.blocked_charge_h += dt_h;
-        }
-        self.tally_peak(config, s, f, peak);
-        self.check_slot_end(config, s);
-        if clock::local(config.timezone, s.t).minute() == 0 {
-            if s.cycle == Cycle::Idle && s.t < s.due - TimeDelta::hours(24) {
-                self.metrics.normal_hours += 1;
-                self.metrics.reserve_hours += u32::from(f.soc_before >= RESERVE_SOC);
-            }
-            self.samples.push(Sample {
-                t: s.t,
-                soc: f.soc_before,
-                phase: match s.cycle {
-                    Cycle::Idle => "normal",
-                    Cycle::Draining => "draining",
-                    Cycle::Stripping { .. } => "stripping",
-                },
-                slot: s.slot.clone().filter(|slot| slot.contains(s.t)),
-                battery_w: f.battery_w,
-                grid_w: f.grid_w,
-                ev_w: f.ev_w,
-                peak,
-            });
-        }
-    }
-
-    /// A peak that took energy from the grid, with why the battery did not cover it.
-    fn tally_peak(&mut self, config: &Config, s: &State, f: &Flows, peak: bool) {
-        let dt_h = STEP.num_seconds() as f64 / 3600.0;
-        if peak {
-            let tally = self.peak.get_or_insert(PeakTally {
-                start: s.t,
-                grid_kwh: 0.0,
-                stripping: false,
-                at_min: false,
-            });
-            tally.grid_kwh += f.grid_w.max(0.0) * dt_h / 1000.0;
-            tally.stripping |= matches!(s.cycle, Cycle::Stripping { .. });
-            tally.at_min |= f.grid_w > 1.0 && s.soc <= s.min_soc + 0.5;
-            return;
-        }
-        let Some(t) = self.peak.take() else { return };
-        if t.grid_kwh < 0.05 {
-            return;
-        }
-        let why = if t.stripping {
-            "the battery was stripping for maintenance"
-        } else if t.at_min {
-            "the battery was empty (at its minimum SoC)"
-        } else {
-            "the loads were more than the battery's discharge_w"
-        };
-        self.findings.push(format!(
-            "the peak from {} took {:.1} kWh from the grid: {why}",
-            plan::short_local(config.timezone, t.start),
-            t.grid_kwh
-        ));
-    }
-
-    /// A charge slot that ended below its target.
-    fn check_slot_end(&mut self, config: &Config, s: &State) {
-        if let Some(slot) = &self.last_slot {
-            let ended = s.t >= slot.end;
-            if ended && slot.kind != WindowKind::Drain && s.soc < f64::from(slot.soc) - 2.0 {
-                let why = if self.slot_during_maintenance {
-                    "the battery was still in its maintenance cycle and took no charge; see [drain]"
-                } else {
-                    "raise [simulate] charge_w if the charger can, or lengthen the window"
-                };
-                self.findings.push(format!(
-                    "the slot {} ({}) ended at {:.0} %, short of its {} % target: {why}",
-                    plan::local_span(config.timezone, slot.start, slot.end),
-                    slot.window,
-                    s.soc,
-                    slot.soc
-                ));
-            }
-            if ended {
-                self.last_slot = None;
-                self.slot_during_maintenance = false;
-            }
-        }
-        if let Some(slot) = s.slot.as_ref().filter(|slot| slot.contains(s.t)) {
-            self.last_slot = Some(slot.clone());
-            self.slot_during_maintenance |= s.cycle != Cycle::Idle;
-        }
-    }
-
-    fn finish(
-        mut self,
-        config: &Config,
-        start: &Start,
-        model: SimulateConfig,
-        s: &State,
-    ) -> Simulation {
-        let tz = config.timezone;
-        for m in &self.maintenances {
-            if let (Some(empty), Some(deadline), Some(false)) = (m.empty, m.deadline, m.on_time) {
-                self.findings.push(format!(
-                    "the maintenance due {} was empty at {}, after its deadline {}: see [drain]",
-                    plan::short_local(tz, m.due),
-                    plan::short_local(tz, empty),
-                    plan::short_local(tz, deadline)
-                ));
-            }
-            let held = s.cycle == Cycle::Draining && s.min_soc > 0.0 && s.soc <= s.min_soc + 0.5;
-            if m.empty.is_none() && held {
-                self.findings.push(format!(
-                    "the maintenance due {} never emptied the battery: the ESS minimum SoC held it at {:.0} %; lower schedule.maintenance_min_soc (the tool sets it on the GX for every maintenance)",
-                    plan::short_local(tz, m.due),
-                    s.min_soc
-                ));
-            }
-        }
-        Simulation {
-            start: *start,
-            model,
-            default_load_w: DEFAULT_LOAD_W,
-            samples: self.samples,
-            maintenances: self.maintenances,
-            days: self.days,
-            findings: self.findings,
-            metrics: self.metrics,
-        }
     }
 }
 
