@@ -2,16 +2,14 @@
 //! held before its first write to each setting (`handback.json` beside the config); the
 //! owner's minimum SoC comes back after maintenance; `release` hands everything back.
 
-mod common;
-
-use common::{DAY, Site, bms, has};
+use crate::testenv::{self, DAY, Site, bms, has};
 
 const GX: u8 = 100;
 const EV: u8 = 40;
 
 /// A GX as shipped (minimum SoC 10 %, Dynamic ESS off, no capacity), no `reserve_soc`.
 fn fresh_site(due_in_s: i64) -> Site {
-    Site::with_body(bms::scenario(&[bms::battery(70.0, false, due_in_s)]), "")
+    Site::builder().due_in(due_in_s).schedule("").start()
 }
 
 fn registers(site: &Site) -> (u16, u16, u16) {
@@ -45,7 +43,11 @@ fn release_gives_back_everything_apply_changed() {
     // off again.
     assert_eq!(registers(&site), (100, 100, 0));
     let slot = site.gx.state().slot();
-    assert_eq!((common::slot_start(&slot), slot[1]), (0, 0), "slot cleared");
+    assert_eq!(
+        (testenv::slot_start(&slot), slot[1]),
+        (0, 0),
+        "slot cleared"
+    );
     assert!(record(&site).is_none(), "nothing left to give back");
 
     let again = site.run(&["release", "--json"]);
@@ -79,7 +81,12 @@ fn the_owners_minimum_comes_back_after_maintenance_and_their_own_change_is_kept(
 
 #[test]
 fn release_stops_a_kick_and_puts_the_charger_back() {
-    let (site, state_file) = Site::kicking(common::gx::Firmware::V370, "");
+    let site = Site::builder()
+        .kicking()
+        .firmware(testenv::gx::Firmware::V370)
+        .schedule("")
+        .start();
+    let state_file = site.ev_state_file();
     let r = site.run(&["ev-kick"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(site.gx.settle());
@@ -98,7 +105,7 @@ fn a_release_that_cannot_reach_the_gx_keeps_the_record() {
     let site = fresh_site(3600);
     let r = site.run(&["apply", "--at", "2026-11-23T07:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let port = common::closed_port();
+    let port = testenv::closed_port();
     let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "release"]);
     assert_eq!(r.code, 4, "{r:?}");
     has(&r.stdout, "not finished");
@@ -143,7 +150,7 @@ fn the_pause_switch_hands_back_once_then_does_nothing() {
 fn release_leaves_another_controllers_slot_alone() {
     // Node-RED (or VRM) holds slot 0; this tool never wrote the GX.
     let site = fresh_site(3 * DAY);
-    common::hold_slot(&site, 3600, 7200, 80);
+    testenv::hold_slot(&site, 3600, 7200, 80);
     site.gx.state().reset_counters();
     let r = site.run(&["release"]);
     assert_eq!(r.code, 0, "{r:?}");

@@ -3,8 +3,8 @@
 
 use zcell_scheduler::scenarios;
 
-/// Prints the table (and each family's row): `cargo test --release --test month_table --
-/// --ignored --nocapture print`.
+/// Prints the table (and each family's row): `cargo test --release --test it --
+/// --ignored --nocapture month_table::print`.
 #[test]
 #[ignore = "prints the month table; run by hand"]
 fn print_the_month_table() {

@@ -2,12 +2,10 @@
 //! simulator playing v3.50, v3.60, v3.70 (the old slot-0 map) and v3.80 (the new one), with a
 //! settings store that applies writes late, as the real one does.
 
-mod common;
-
 use std::time::Duration;
 
-use common::gx::{Firmware, SlotMap};
-use common::{DAY, Site, bms, has};
+use crate::testenv::gx::{Firmware, SlotMap};
+use crate::testenv::{self, DAY, Site, bms, has};
 
 const GX: u8 = 100;
 const EV: u8 = 40;
@@ -26,7 +24,7 @@ fn json(text: &str) -> serde_json::Value {
 #[test]
 fn apply_writes_the_slot_on_every_line_and_a_second_apply_writes_nothing() {
     for firmware in Firmware::ALL {
-        let site = Site::on_line(2 * DAY, firmware);
+        let site = Site::builder().firmware(firmware).start();
         let r = site.run(&["apply", "--at", AT]);
         assert_eq!(r.code, 0, "{firmware:?}: {r:?}");
         assert!(site.gx.settle());
@@ -34,7 +32,7 @@ fn apply_writes_the_slot_on_every_line_and_a_second_apply_writes_nothing() {
             let s = site.gx.state();
             let slot = s.slot();
             assert_eq!(
-                common::slot_start(&slot),
+                testenv::slot_start(&slot),
                 unix("2026-11-23T10:00:00+11:00"),
                 "{firmware:?}"
             );
@@ -68,7 +66,7 @@ fn apply_writes_the_slot_on_every_line_and_a_second_apply_writes_nothing() {
 #[test]
 fn a_strategy_left_by_vrm_is_reset_on_the_old_map_with_its_own_write() {
     for firmware in [Firmware::V350, Firmware::V360, Firmware::V370] {
-        let site = Site::on_line(2 * DAY, firmware);
+        let site = Site::builder().firmware(firmware).start();
         site.gx.state().set(GX, 5430, 1); // the simulator keeps Strategy at 5430 on both maps
         let r = site.run(&["apply", "--at", AT]);
         assert_eq!(r.code, 0, "{firmware:?}: {r:?}");
@@ -82,7 +80,7 @@ fn a_strategy_left_by_vrm_is_reset_on_the_old_map_with_its_own_write() {
         );
         // Start is whole: the FC06 to 5429 reached Strategy, not Start's low word.
         assert_eq!(
-            common::slot_start(&s.slot()),
+            testenv::slot_start(&s.slot()),
             unix("2026-11-23T10:00:00+11:00")
         );
     }
@@ -96,7 +94,7 @@ fn status_shows_the_firmware_its_line_and_the_map() {
         (Firmware::V370, "v3.70".into(), "v370", "old"),
         (Firmware::V380, "v3.80".into(), "v380", "new"),
     ] {
-        let site = Site::on_line(2 * DAY, firmware);
+        let site = Site::builder().firmware(firmware).start();
         let r = site.run(&["status", "--json"]);
         assert_eq!(r.code, 0, "{firmware:?}: {r:?}");
         let doc = json(&r.stdout);
@@ -112,8 +110,8 @@ fn status_shows_the_firmware_its_line_and_the_map() {
 #[test]
 fn a_slot_in_force_is_followed_on_every_line() {
     for firmware in Firmware::ALL {
-        let site = Site::on_line(2 * DAY, firmware);
-        common::hold_slot(&site, -3600, 7200, 80);
+        let site = Site::builder().firmware(firmware).start();
+        testenv::hold_slot(&site, -3600, 7200, 80);
         let check = site.run(&["status", "--check"]);
         assert_eq!(check.code, 0, "{firmware:?}: {check:?}");
         has(&check.stdout, "the GX follows slot 0");
@@ -132,7 +130,7 @@ fn a_store_that_applies_writes_up_to_half_a_second_late_is_waited_for() {
         (Firmware::V370, 150),
         (Firmware::V380, 500),
     ] {
-        let site = Site::on_line(2 * DAY, firmware);
+        let site = Site::builder().firmware(firmware).start();
         site.gx.state().apply_delay = Duration::from_millis(delay_ms);
         let r = site.run(&["apply", "--at", AT]);
         assert_eq!(r.code, 0, "{firmware:?} {delay_ms} ms: {r:?}");
@@ -151,7 +149,7 @@ fn a_store_that_applies_writes_up_to_half_a_second_late_is_waited_for() {
 #[test]
 fn a_register_the_store_drops_is_named_and_the_others_land() {
     // FC16 is not atomic on the GX: a Soc the store refuses is dropped alone.
-    let site = Site::on_line(2 * DAY, Firmware::V380);
+    let site = Site::builder().firmware(Firmware::V380).start();
     if let Some(unit) = site.gx.state().units.get_mut(&GX) {
         unit.writable.insert(5427, (0, 50));
     }
@@ -165,7 +163,7 @@ fn a_register_the_store_drops_is_named_and_the_others_land() {
 
 #[test]
 fn battery_life_is_warned_and_fails_the_check() {
-    let site = Site::on_line(2 * DAY, Firmware::V370);
+    let site = Site::builder().firmware(Firmware::V370).start();
     site.gx.state().set(GX, 2900, 3);
     let plan = site.run(&["plan", "--at", AT]);
     assert_eq!(plan.code, 0, "{plan:?}");
@@ -177,7 +175,7 @@ fn battery_life_is_warned_and_fails_the_check() {
 
 #[test]
 fn dynamic_ess_stopped_by_mode_3_is_named_and_nothing_is_written() {
-    let site = Site::on_line(2 * DAY, Firmware::V370);
+    let site = Site::builder().firmware(Firmware::V370).start();
     site.gx.state().set(GX, 5423, 3);
     site.gx.state().reset_counters();
     let r = site.run(&["apply", "--at", AT]);
@@ -188,7 +186,9 @@ fn dynamic_ess_stopped_by_mode_3_is_named_and_nothing_is_written() {
 }
 
 fn kick_site(firmware: Firmware) -> (Site, std::path::PathBuf) {
-    Site::kicking(firmware, "reserve_soc = 30")
+    let site = Site::builder().kicking().firmware(firmware).start();
+    let state_file = site.ev_state_file();
+    (site, state_file)
 }
 
 #[test]

@@ -1,36 +1,21 @@
 //! `simulate` end to end: a week offline with no network at all, and a start read from the
 //! simulators (one BMS request, one GX read, no write).
 
-mod common;
-
-use common::{DAY, Site, has, run_command};
+use crate::testenv::{self, ConfigText, DAY, Site, has, run_command};
 
 #[test]
 fn a_week_offline_with_no_network() {
-    let dir = common::TempDir::new("simulate");
+    let dir = testenv::TempDir::new("simulate");
     let config = dir.0.join("config.toml");
     // Addresses that would be real on a LAN: with no network they cannot be reached anyway.
-    std::fs::write(
-        &config,
-        "timezone = \"Australia/Hobart\"\n[bms]\nurl = \"http://192.168.1.50:3000\"\n[gx]\nhost = \"192.168.1.60\"\n[schedule]\nreserve_soc = 30\n",
-    )
-    .unwrap();
+    ConfigText {
+        schedule: "reserve_soc = 30".into(),
+        ..ConfigText::new("http://192.168.1.50:3000", "192.168.1.60", 502)
+    }
+    .write(&config);
     let config = config.display().to_string();
-    let args = [
-        "-n",
-        common::BIN,
-        "--config",
-        &config,
-        "simulate",
-        "--from",
-        "2026-11-23T07:00:00+11:00",
-        "--days",
-        "7",
-        "--soc",
-        "80",
-        "--due-in",
-        "30",
-    ];
+    let mut args = vec!["-n", testenv::BIN, "--config", &config];
+    args.extend(testenv::README_WEEK);
     let r = run_command("unshare", &args, &[]);
     assert!(
         !r.stderr.contains("unshare: "),
@@ -96,7 +81,7 @@ fn the_start_is_read_from_the_devices_once_and_nothing_is_written() {
 #[test]
 fn a_bms_that_cannot_be_read_leaves_no_start() {
     let site = Site::new(2 * DAY, false);
-    site.bms.state().mode = common::bms::Mode::Status(500);
+    site.bms.state().mode = testenv::bms::Mode::Status(500);
     let r = site.run(&["simulate", "--soc", "50"]);
     assert_eq!(r.code, 3, "{r:?}");
     has(&r.stderr, "HTTP 500");

@@ -3,16 +3,14 @@
 //! a wrong path) gets one. Against the real binary and the BMS simulator on loopback, counting
 //! the simulator's requests.
 
-mod common;
-
 use std::time::Duration;
 
-use common::bms::Mode;
-use common::{DAY, Site, has};
+use crate::testenv::bms::Mode;
+use crate::testenv::{self, DAY, Site, has};
 
 /// Runs `args` with the BMS failing as set until it has answered `failures` requests, then
 /// answering well. Whether it healed, and the run.
-fn run_healing_after(site: &Site, failures: u64, args: &[&str]) -> (bool, common::Run) {
+fn run_healing_after(site: &Site, failures: u64, args: &[&str]) -> (bool, testenv::Run) {
     std::thread::scope(|scope| {
         let healer = scope.spawn(|| {
             // Bounded: 20 s at most.

@@ -3,13 +3,11 @@
 //! registers afterwards. For a BMS fault the safe state must be on the GX; for a GX fault
 //! nothing may have been written; nothing may run past its timeouts + 2 s.
 
-mod common;
-
 use std::time::Duration;
 
-use common::bms::{Mode, battery, scenario};
-use common::gx::{Fault, Firmware};
-use common::{DAY, Site};
+use crate::testenv::bms::{Mode, battery, scenario};
+use crate::testenv::gx::{Fault, Firmware};
+use crate::testenv::{self, DAY, Site};
 
 /// Timeouts in the test config are 1 s; a run may take that plus 2 s.
 const BOUND: Duration = Duration::from_secs(3);
@@ -23,10 +21,7 @@ fn holding_site(body: String) -> Site {
 
 /// As [`holding_site`], on a GX of `firmware`'s line with its own slot map.
 fn holding_site_on(body: String, firmware: Firmware) -> Site {
-    let gx = common::gx::GxSim::start_line(firmware, None).unwrap();
-    let site = Site::with_gx(gx, body, "reserve_soc = 30");
-    let mut s = site.gx.state();
-    for (a, v) in [
+    let held = [
         (5420, 100),
         (5423, 4),
         (5424, 0),
@@ -36,11 +31,13 @@ fn holding_site_on(body: String, firmware: Firmware) -> Site {
         (5428, 0x6A5F),
         (5429, 0x1234),
         (2901, 300),
-    ] {
-        s.set(100, a, v);
-    }
-    drop(s);
-    site
+    ];
+    held.into_iter()
+        .fold(
+            Site::builder().bms_body(body).firmware(firmware),
+            |site, (a, v)| site.register(100, a, v),
+        )
+        .start()
 }
 
 fn assert_safe_state(site: &Site) {
@@ -143,7 +140,7 @@ fn bms_faults_apply_the_safe_state_and_exit_3() {
 #[test]
 fn bms_refused_applies_the_safe_state() {
     let site = holding_site(good());
-    let port = common::closed_port();
+    let port = testenv::closed_port();
     let r = site.run(&["--bms", &format!("http://127.0.0.1:{port}"), "apply"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(
@@ -179,11 +176,11 @@ fn safe_state_lowers_the_minimum_without_reserve_soc_and_remembers_the_owners() 
     assert!(record.contains("\"min_soc_raw\": 300"), "{record}");
 }
 
-fn gx_fault(fault: Fault) -> (Site, common::Run) {
+fn gx_fault(fault: Fault) -> (Site, testenv::Run) {
     gx_fault_on(fault, Firmware::V370)
 }
 
-fn gx_fault_on(fault: Fault, firmware: Firmware) -> (Site, common::Run) {
+fn gx_fault_on(fault: Fault, firmware: Firmware) -> (Site, testenv::Run) {
     let site = holding_site_on(good(), firmware);
     let before = site.gx.state().units.clone();
     site.gx.state().fault = fault;
@@ -273,7 +270,7 @@ fn out_of_range_value_is_caught_by_the_read_back() {
 #[test]
 fn gx_refused_and_wrong_unit() {
     let site = holding_site(good());
-    let port = common::closed_port();
+    let port = testenv::closed_port();
     let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "apply"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(
@@ -344,11 +341,11 @@ fn unsynchronised_clock_refuses_to_write() {
     );
     let site = holding_site(good());
     let config = site.config_arg();
-    let r = common::run_command(
+    let r = testenv::run_command(
         "faketime",
         &[
             "2019-06-01 12:00:00",
-            common::BIN,
+            testenv::BIN,
             "--config",
             &config,
             "apply",
@@ -364,7 +361,7 @@ fn unsynchronised_clock_refuses_to_write() {
 #[test]
 fn a_second_apply_waits_for_the_lock() {
     let site = Site::new(2 * DAY, false);
-    let (held, waiter) = common::apply_behind_lock(&site);
+    let (held, waiter) = testenv::apply_behind_lock(&site);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(
         site.gx.state().requests,
@@ -385,7 +382,7 @@ fn concurrent_applies_leave_a_whole_slot() {
         .map(|_| {
             let config = site.config_arg();
             std::thread::spawn(move || {
-                common::run_bin(
+                testenv::run_bin(
                     &[
                         "--config",
                         &config,

@@ -2,27 +2,21 @@
 //! `[drain] export`, the drain slot written as one FC16 and read back with it, none when the
 //! drain is on time, and the GX simulator's scheduled discharge.
 
-mod common;
-
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Site, has};
+
+use crate::testenv::{self, Site, has};
 
 /// Wed 25 Nov 2026 21:00 in Hobart: the cycle started at 19:40.
 const AT: &str = "2026-11-25T21:00:00+11:00";
 
 /// A site in its maintenance discharge: battery 1 stripping, the GX's SoC 59 %, 400 W of loads.
 fn stripping_site(drain: &str) -> Site {
-    let site = Site::with_body(
-        common::bms::scenario(&[common::bms::battery(59.0, true, -4800)]),
-        "reserve_soc = 30",
-    );
-    site.write_config_with("", "reserve_soc = 30", drain);
-    {
-        let mut s = site.gx.state();
-        s.set(100, 843, 59);
-        s.set(100, 817, 400);
-    }
-    site
+    Site::builder()
+        .battery(59.0, true, -4800)
+        .tail(drain)
+        .register(100, 843, 59)
+        .register(100, 817, 400)
+        .start()
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -55,7 +49,7 @@ fn a_late_drain_is_warned_and_nothing_changes_without_export() {
     let r = site.run(&["apply", "--at", AT]);
     assert_eq!(r.code, 0, "{r:?}");
     let slot = site.gx.state().slot();
-    assert_eq!((common::slot_start(&slot), slot[1]), (0, 0), "{slot:?}");
+    assert_eq!((testenv::slot_start(&slot), slot[1]), (0, 0), "{slot:?}");
     // The text report shows the forecast and the drain on the timeline.
     let r = site.run(&["plan", "--at", AT]);
     has(&r.stdout, "Maintenance drain (forecast)");
@@ -82,7 +76,7 @@ fn with_export_the_drain_slot_is_one_fc16_and_reads_back() {
         (slot[0], slot[1], slot[2], slot[3], slot[6]),
         (1, 6 * 3600, 2, 1, 0)
     );
-    assert_eq!(common::slot_start(&slot), 1_795_600_800); // 2026-11-25T10:00:00Z
+    assert_eq!(testenv::slot_start(&slot), 1_795_600_800); // 2026-11-25T10:00:00Z
     assert!(!r.stderr.contains("maintenance drain:"), "{}", r.stderr);
     // A second run at the same instant writes nothing.
     drop(s);

@@ -1,11 +1,9 @@
 //! What a new owner meets on a first run: config and usage errors before any traffic (also as
 //! JSON), network failures told by kind, and a lock wait that says what it waits for.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{DAY, Site, has, run_bin, run_command};
+use crate::testenv::{self, DAY, Site, has, run_bin, run_command};
 
 #[test]
 fn a_bad_bms_url_exits_2_before_any_traffic_and_never_prints_credentials() {
@@ -117,7 +115,7 @@ fn no_network_is_reported_as_unreachable_for_both_devices() {
     let config = site.config_arg();
     let r = run_command(
         "unshare",
-        &["-n", common::BIN, "--config", &config, "apply"],
+        &["-n", testenv::BIN, "--config", &config, "apply"],
         &[],
     );
     assert!(
@@ -137,7 +135,7 @@ fn no_network_is_reported_as_unreachable_for_both_devices() {
 #[test]
 fn waiting_for_the_lock_says_so_after_2_seconds() {
     let site = Site::new(2 * DAY, false);
-    let (held, waiter) = common::apply_behind_lock(&site);
+    let (held, waiter) = testenv::apply_behind_lock(&site);
     std::thread::sleep(Duration::from_millis(2600));
     drop(held);
     let r = waiter.join().unwrap();

@@ -1,11 +1,8 @@
 //! `status --check` against the GX simulator, which decides "in force" by the GX's own naive
 //! wall-clock rule and fills Dynamic ESS's live registers (5400, 5404, 5407) from it.
 
-mod common;
-
-use common::{DAY, Site};
-
-use common::hold_slot;
+use crate::testenv::hold_slot;
+use crate::testenv::{self, DAY, Site};
 
 #[test]
 fn a_slot_in_force_that_the_gx_follows_passes() {
@@ -13,7 +10,7 @@ fn a_slot_in_force_that_the_gx_follows_passes() {
     hold_slot(&site, -3600, 7200, 80);
     let r = site.run(&["status", "--check"]);
     assert_eq!(r.code, 0, "{r:?}");
-    common::has(
+    testenv::has(
         &r.stdout,
         "the GX follows slot 0: Dynamic ESS active, no error, target 80 %",
     );
@@ -34,12 +31,12 @@ fn a_stale_target_soc_is_named_and_fails_the_check() {
     site.gx.state().stale_target_soc = Some(100);
     let r = site.run(&["status", "--check"]);
     assert_eq!(r.code, 4, "{r:?}");
-    common::has(&r.stdout, "aims for 100 % (5407), not slot 0's 80 %");
-    common::has(&r.stdout, "TargetSoc left behind by VRM");
+    testenv::has(&r.stdout, "aims for 100 % (5407), not slot 0's 80 %");
+    testenv::has(&r.stdout, "TargetSoc left behind by VRM");
     // Plain `status` reports it without failing.
     let r = site.run(&["status"]);
     assert_eq!(r.code, 0, "{r:?}");
-    common::has(&r.stdout, "slot 0 check: the GX does not follow slot 0");
+    testenv::has(&r.stdout, "slot 0 check: the GX does not follow slot 0");
 }
 
 #[test]
@@ -49,7 +46,7 @@ fn a_dynamic_ess_error_fails_the_check() {
     site.gx.state().set(100, 5420, 0);
     let r = site.run(&["status", "--check"]);
     assert_eq!(r.code, 4, "{r:?}");
-    common::has(&r.stdout, "error 5");
+    testenv::has(&r.stdout, "error 5");
 }
 
 #[test]
@@ -58,7 +55,7 @@ fn no_slot_in_force_passes() {
     hold_slot(&site, 2 * 3600, 3600, 80);
     let r = site.run(&["status", "--check"]);
     assert_eq!(r.code, 0, "{r:?}");
-    common::has(&r.stdout, "no slot in force");
+    testenv::has(&r.stdout, "no slot in force");
     // An empty slot too.
     let site = Site::new(2 * DAY, false);
     let r = site.run(&["status", "--check"]);
@@ -68,8 +65,8 @@ fn no_slot_in_force_passes() {
 #[test]
 fn the_check_fails_when_the_gx_cannot_be_read() {
     let site = Site::new(2 * DAY, false);
-    let port = common::closed_port();
+    let port = testenv::closed_port();
     let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "status", "--check"]);
     assert_eq!(r.code, 4, "{r:?}");
-    common::has(&r.stdout, "the GX could not be read");
+    testenv::has(&r.stdout, "the GX could not be read");
 }

@@ -2,11 +2,9 @@
 //! standing in for `/`, `/data` and `/etc/crontab`), inside `unshare -n`: no network at all,
 //! so nothing an installed config names can be reached.
 
-mod common;
-
 use std::path::Path;
 
-use common::{TempDir, run_command};
+use crate::testenv::{self, ConfigText, TempDir, run_command};
 
 const ORIGINAL_CRONTAB: &str = "SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n17 * * * * root cd / && run-parts /etc/cron.hourly\n";
 const ORIGINAL_RC: &str = "#!/bin/sh\n/data/other-tool/start.sh &\n";
@@ -27,7 +25,7 @@ fn fake_root(rc_local: Option<&str>) -> TempDir {
 }
 
 /// Runs `sh SCRIPT ARGS` with no network, the fake root standing in for /.
-fn sh_code(root: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> common::Run {
+fn sh_code(root: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> testenv::Run {
     let path = format!("{}/{script}", scripts());
     let mut all = vec!["-n", "sh", path.as_str()];
     all.extend_from_slice(args);
@@ -42,7 +40,7 @@ fn sh_code(root: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> co
     r
 }
 
-fn sh(root: &Path, script: &str, args: &[&str]) -> common::Run {
+fn sh(root: &Path, script: &str, args: &[&str]) -> testenv::Run {
     let r = sh_code(root, script, args, &[]);
     assert_eq!(r.code, 0, "{script}: {r:?}");
     r
@@ -50,20 +48,20 @@ fn sh(root: &Path, script: &str, args: &[&str]) -> common::Run {
 
 /// A valid config for the fake GX: loopback addresses with nothing behind them.
 fn valid_config(root: &Path, extra: &str) {
-    let closed = common::closed_port();
-    std::fs::write(
-        root.join("data/zcell-scheduler/config.toml"),
-        format!("timezone = 'Australia/Hobart'\n[bms]\nurl = 'http://127.0.0.1:{closed}'\n[gx]\nhost = '127.0.0.1'\nport = {closed}\n{extra}"),
-    )
-    .unwrap();
+    let closed = testenv::closed_port();
+    ConfigText {
+        gx_extra: extra.to_string(),
+        ..ConfigText::new(&format!("http://127.0.0.1:{closed}"), "127.0.0.1", closed)
+    }
+    .write(&root.join("data/zcell-scheduler/config.toml"));
 }
 
 fn read(root: &Path, path: &str) -> String {
     std::fs::read_to_string(root.join(path)).unwrap_or_default()
 }
 
-fn install(root: &Path) -> common::Run {
-    sh(root, "install.sh", &[common::BIN])
+fn install(root: &Path) -> testenv::Run {
+    sh(root, "install.sh", &[testenv::BIN])
 }
 
 #[test]
@@ -571,7 +569,7 @@ fn an_rc_local_install_cannot_follow_is_reported_and_nothing_changes() {
     ] {
         let root = fake_root(Some(rc));
         let before = snapshot(&root.0);
-        let r = sh_code(&root.0, "install.sh", &[common::BIN], &[]);
+        let r = sh_code(&root.0, "install.sh", &[testenv::BIN], &[]);
         assert_eq!(r.code, 2, "{rc:?}: {r:?}");
         assert!(
             r.stderr
@@ -645,7 +643,7 @@ fn a_cron_block_without_its_end_line_is_reported_and_nothing_changes() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("nothing was changed"), "{r:?}");
     assert_eq!(snapshot(&root.0), before);
-    let r = sh_code(&root.0, "install.sh", &[common::BIN], &[]);
+    let r = sh_code(&root.0, "install.sh", &[testenv::BIN], &[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("nothing was changed"), "{r:?}");
     assert_eq!(snapshot(&root.0), before);

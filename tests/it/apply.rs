@@ -1,10 +1,9 @@
 //! End-to-end: the real binary against the simulators on loopback, for `plan`, `apply` and
 //! `status`, asserting the GX's registers afterwards and the exit codes.
 
-mod common;
-
 use chrono::DateTime;
-use common::{DAY, Site};
+
+use crate::testenv::{self, DAY, Site};
 
 fn unix(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
@@ -19,7 +18,10 @@ fn apply_writes_the_normal_slot_and_a_second_apply_writes_nothing() {
     {
         let s = site.gx.state();
         let slot = s.slot();
-        assert_eq!(common::slot_start(&slot), unix("2026-11-23T10:00:00+11:00"));
+        assert_eq!(
+            testenv::slot_start(&slot),
+            unix("2026-11-23T10:00:00+11:00")
+        );
         assert_eq!(slot[1], 6 * 3600, "duration");
         assert_eq!(slot[2], 1, "battery→grid blocked");
         assert_eq!(slot[3], 100, "target SoC");
@@ -81,45 +83,48 @@ fn evening_then_maintenance_day_then_drain() {
     let r = site.run(&["apply", "--at", "2026-11-23T21:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
     let slot = site.gx.state().slot();
-    assert_eq!(common::slot_start(&slot), unix("2026-11-23T21:00:00+11:00"));
+    assert_eq!(
+        testenv::slot_start(&slot),
+        unix("2026-11-23T21:00:00+11:00")
+    );
     assert_eq!(slot[1], 10 * 3600);
 
     // Maintenance due Tue 19:40: at 07:00 the 13:00-16:00 window to 50 %, minimum SoC 0.
     let due_in = unix("2026-11-24T19:40:00+11:00") - unix("2026-11-24T07:00:00+11:00");
-    site.bms.state().body = common::bms::scenario(&[common::bms::battery(80.0, false, due_in)]);
+    site.bms.state().body = testenv::bms::scenario(&[testenv::bms::battery(80.0, false, due_in)]);
     let r = site.run(&["apply", "--at", "2026-11-24T07:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
     let s = site.gx.state().clone();
     assert_eq!(
-        common::slot_start(&s.slot()),
+        testenv::slot_start(&s.slot()),
         unix("2026-11-24T13:00:00+11:00")
     );
     assert_eq!(s.slot()[3], 50);
     assert_eq!(s.get(100, 2901), 0);
 
     // 21:00, overdue and not stripping: the slot is cleared so the battery drains.
-    site.bms.state().body = common::bms::scenario(&[common::bms::battery(40.0, false, -4800)]);
+    site.bms.state().body = testenv::bms::scenario(&[testenv::bms::battery(40.0, false, -4800)]);
     let r = site.run(&["apply", "--at", "2026-11-24T21:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
     let slot = site.gx.state().slot();
-    assert_eq!((common::slot_start(&slot), slot[1]), (0, 0), "cleared");
+    assert_eq!((testenv::slot_start(&slot), slot[1]), (0, 0), "cleared");
     assert!(r.stdout.contains("→ cleared"), "{}", r.stdout);
 
     // Stripping: still no charge slot (the battery takes no charge in its cycle); the refill
     // comes once the cycle is done.
-    site.bms.state().body = common::bms::scenario(&[common::bms::battery(5.0, true, -4800)]);
+    site.bms.state().body = testenv::bms::scenario(&[testenv::bms::battery(5.0, true, -4800)]);
     let r = site.run(&["apply", "--at", "2026-11-24T21:00:00+11:00"]);
     assert_eq!(r.code, 0, "{r:?}");
     let slot = site.gx.state().slot();
-    assert_eq!((common::slot_start(&slot), slot[1]), (0, 0), "cleared");
+    assert_eq!((testenv::slot_start(&slot), slot[1]), (0, 0), "cleared");
 }
 
 /// Steps one night as cron does: `apply` on every hour, with the GX's clock at that instant;
 /// a minute after each quarter hour the GX's own rule (its line's comparator) says whether
 /// slot 0 is in force. It must be in force exactly inside the window `[from, to)` (unix s),
 /// and no slot written may cross the daylight-saving change at `change`.
-fn step_night(firmware: common::gx::Firmware, from: i64, to: i64, change: i64) {
-    let site = Site::on_line(3 * DAY, firmware);
+fn step_night(firmware: testenv::gx::Firmware, from: i64, to: i64, change: i64) {
+    let site = Site::builder().due_in(3 * DAY).firmware(firmware).start();
     let mut wrong = Vec::new();
     let mut t = from - 2 * 3600;
     while t <= to + 3600 {
@@ -131,8 +136,8 @@ fn step_night(firmware: common::gx::Firmware, from: i64, to: i64, change: i64) {
             assert!(site.gx.settle());
             let slot = site.gx.state().slot();
             let (start, end) = (
-                common::slot_start(&slot),
-                common::slot_start(&slot) + i64::from(slot[1]),
+                testenv::slot_start(&slot),
+                testenv::slot_start(&slot) + i64::from(slot[1]),
             );
             assert!(
                 !(start < change && change < end),
@@ -143,7 +148,7 @@ fn step_night(firmware: common::gx::Firmware, from: i64, to: i64, change: i64) {
         let in_force = {
             let mut s = site.gx.state();
             s.clock = Some(probe);
-            common::gx::slot_in_force(&s)
+            testenv::gx::slot_in_force(&s)
         };
         if in_force != (from <= probe && probe < to) {
             wrong.push((
@@ -161,7 +166,7 @@ fn step_night(firmware: common::gx::Firmware, from: i64, to: i64, change: i64) {
 
 #[test]
 fn daylight_saving_nights_act_in_the_local_window_on_both_comparators() {
-    use common::gx::Firmware;
+    use testenv::gx::Firmware;
     // Hobart, 21:00-07:00: the clocks go back 03:00 → 02:00 on Sun 5 Apr 2026 (16:00 UTC), and
     // forward 02:00 → 03:00 on Sun 4 Oct 2026 (16:00 UTC). v3.70 compares on the GX's wall
     // clock, v3.80 (as it stands) in elapsed time.
@@ -187,9 +192,9 @@ fn the_slot_is_written_up_to_the_change_and_the_json_says_so() {
     let at = "2026-04-04T21:00:00+11:00";
     let r = site.run(&["apply", "--at", at]);
     assert_eq!(r.code, 0, "{r:?}");
-    common::has(&r.stdout, "a later run writes the rest");
+    testenv::has(&r.stdout, "a later run writes the rest");
     let slot = site.gx.state().slot();
-    assert_eq!((common::slot_start(&slot), slot[1]), (unix(at), 6 * 3600));
+    assert_eq!((testenv::slot_start(&slot), slot[1]), (unix(at), 6 * 3600));
     let r = site.run(&["plan", "--json", "--at", at]);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["slot"]["elapsed_s"], 39_600);
@@ -247,7 +252,7 @@ fn a_chunked_bms_answer_reads_the_same() {
     let site = Site::new(20 * 3600, false);
     let at = ["plan", "--json", "--at", "2026-11-24T07:00:00+11:00"];
     let plain = site.run(&at);
-    site.bms.state().mode = common::bms::Mode::Chunked;
+    site.bms.state().mode = testenv::bms::Mode::Chunked;
     let chunked = site.run(&at);
     assert_eq!((plain.code, chunked.code), (0, 0), "{chunked:?}");
     let doc = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
@@ -298,7 +303,7 @@ fn status_shows_both_devices_and_survives_one_down() {
     assert_eq!(doc["bms"]["batteries"][0]["state_of_charge"], 70.0);
 
     // GX gone: the BMS part still prints, exit 4.
-    let port = common::closed_port();
+    let port = testenv::closed_port();
     let r = site.run(&["--gx", &format!("127.0.0.1:{port}"), "status"]);
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stdout.contains("battery 1: SoC 70.0 %"), "{}", r.stdout);
@@ -329,7 +334,7 @@ fn config_errors_exit_2_and_touch_nothing() {
     let r = site.run(&["apply"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("overlaps peak[0]"), "{}", r.stderr);
-    let r = common::run_bin(&["--config", "/nonexistent/zcell.toml", "plan"], &[]);
+    let r = testenv::run_bin(&["--config", "/nonexistent/zcell.toml", "plan"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("/nonexistent/zcell.toml"), "{}", r.stderr);
     site.write_config("", "");
@@ -345,7 +350,7 @@ fn config_errors_exit_2_and_touch_nothing() {
 fn config_path_comes_from_the_environment() {
     let site = Site::new(2 * DAY, false);
     let config = site.config_arg();
-    let r = common::run_bin(
+    let r = testenv::run_bin(
         &["plan", "--at", "2026-11-23T07:00:00+11:00"],
         &[("ZCELL_SCHEDULER_CONFIG", config.as_str())],
     );
@@ -354,10 +359,10 @@ fn config_path_comes_from_the_environment() {
 
 #[test]
 fn version_and_help() {
-    let r = common::run_bin(&["--version"], &[]);
+    let r = testenv::run_bin(&["--version"], &[]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("zcell-scheduler "));
-    let r = common::run_bin(&["--help"], &[]);
+    let r = testenv::run_bin(&["--help"], &[]);
     assert_eq!(r.code, 0);
     for word in [
         "plan",

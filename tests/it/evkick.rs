@@ -2,10 +2,8 @@
 //! (unit 40) and through a charging station's own server (unit 1), asserting the charger's
 //! registers, the state file and the exit code after each run.
 
-mod common;
-
-use common::gx::GxSim;
-use common::{DAY, Site, bms, has, has_in};
+use crate::testenv::gx::GxSim;
+use crate::testenv::{self, DAY, Site, bms, has, has_in};
 
 const GX: u8 = 100;
 const EV: u8 = 40;
@@ -28,45 +26,28 @@ impl Kick {
     }
 
     fn with(ev_extra: &str) -> Kick {
-        let site = Site::with_body(
-            bms::scenario(&[bms::battery(60.0, true, -3600)]),
-            "reserve_soc = 30",
-        );
-        site.gx.state().set(GX, 842, (-2500i16) as u16);
-        let kick = Kick { site, evcs: None };
-        kick.configure(ev_extra);
-        kick
+        let site = Site::builder().kicking().ev(ev_extra).start();
+        Kick { site, evcs: None }
     }
 
     /// The same, with the charger reached on its own server (`via = "evcs"`).
     fn via_evcs() -> Kick {
-        let mut kick = Kick::new();
         let evcs = GxSim::start_evcs().unwrap();
         let extra = format!(
             "via = \"evcs\"\nhost = \"127.0.0.1\"\nport = {}\n",
             evcs.port()
         );
-        kick.evcs = Some(evcs);
-        kick.configure(&extra);
-        kick
+        Kick {
+            evcs: Some(evcs),
+            ..Kick::with(&extra)
+        }
     }
 
     fn state_file(&self) -> std::path::PathBuf {
-        self.site.dir.0.join("ev-kick.json")
+        self.site.ev_state_file()
     }
 
-    fn configure(&self, ev_extra: &str) {
-        self.site.write_config_with(
-            "",
-            "reserve_soc = 30",
-            &format!(
-                "[ev]\nenabled = true\nstate_file = \"{}\"\n{ev_extra}",
-                self.state_file().display()
-            ),
-        );
-    }
-
-    fn run(&self, args: &[&str]) -> common::Run {
+    fn run(&self, args: &[&str]) -> testenv::Run {
         let mut all = vec!["ev-kick"];
         all.extend_from_slice(args);
         self.site.run(&all)
@@ -374,8 +355,7 @@ fn json_reports_the_decision() {
 #[test]
 fn disabled_means_no_traffic_at_all() {
     for tail in ["", "[ev]\nenabled = false\n"] {
-        let site = Site::new(2 * DAY, false);
-        site.write_config_with("", "reserve_soc = 30", tail);
+        let site = Site::builder().tail(tail).start();
         let run = site.run(&["ev-kick"]);
         assert_eq!(run.code, 0, "{run:?}");
         assert!(run.stdout.starts_with("ev-kick disabled"), "{}", run.stdout);
@@ -399,7 +379,7 @@ fn a_corrupt_state_file_means_not_kicking_and_is_reported() {
 #[test]
 fn a_dropped_write_exits_5_and_leaves_the_charger_as_found() {
     let k = Kick::new();
-    k.site.gx.state().fault = common::gx::Fault::DropWrites;
+    k.site.gx.state().fault = testenv::gx::Fault::DropWrites;
     let run = k.run(&[]);
     assert_eq!(run.code, 5, "{run:?}");
     has(&run.stderr, "did not keep what was written");
@@ -478,7 +458,7 @@ fn via_evcs_with_the_gx_down_still_stops_a_kick() {
     let k = Kick::via_evcs();
     let run = k.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
-    k.site.gx.state().fault = common::gx::Fault::Hang;
+    k.site.gx.state().fault = testenv::gx::Fault::Hang;
     let run = k.run(&[]);
     assert_eq!(run.code, 4, "{run:?}");
     has(&run.stdout, "the GX's loads could not be read");

@@ -3,16 +3,14 @@
 //! once, applied later, FC16 not atomic) and the control code per line, and its served
 //! addresses checked against Victron's own register lists (`attributes-*.csv`).
 
-#[path = "../examples/sim/gx.rs"]
-mod gx;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone};
-use gx::{Firmware, GxSim, SlotMap, firmware_version_word};
 use tokio_modbus::client::sync::{Context, Reader, Writer, tcp};
 use tokio_modbus::{ExceptionCode, Slave};
+
+use crate::testenv::gx::{self, Firmware, GxSim, SlotMap, firmware_version_word};
 
 const GX: u8 = 100;
 const EV: u8 = 40;
