@@ -13,7 +13,7 @@ use crate::commands::schedule::Mode;
 use crate::commands::{self as app, Command as Run, Refused, Report};
 use crate::config::{CONFIG_ENV, DEFAULT_CONFIG_PATH, Overrides};
 use crate::exit_codes::Exit;
-use crate::output::Output;
+use crate::output::{CommandName, Output};
 
 /// What `--help` says after the options.
 const AFTER_HELP: &str = "\
@@ -62,8 +62,8 @@ pub enum Command {
     Plan {
         /// Plan as if it were this instant: RFC 3339 (2026-11-24T07:00:00+11:00), or a local
         /// time of the configured zone (2026-11-24T07:00).
-        #[arg(long, value_name = "TIME")]
-        at: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = parse_when)]
+        at: Option<When>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -72,8 +72,8 @@ pub enum Command {
     Apply {
         /// Plan as if it were this instant (RFC 3339, or a local time of the configured zone);
         /// the writes still happen now.
-        #[arg(long, value_name = "TIME")]
-        at: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = parse_when)]
+        at: Option<When>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -86,8 +86,8 @@ pub enum Command {
         dry_run: bool,
         /// Decide as if it were this instant (RFC 3339, or a local time of the configured
         /// zone), like plan and apply; the writes still happen now.
-        #[arg(long, value_name = "TIME")]
-        at: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = parse_when)]
+        at: Option<When>,
         /// One JSON document on stdout.
         #[arg(long)]
         json: bool,
@@ -106,19 +106,20 @@ pub enum Command {
     /// Writes nothing; with --soc and --due-in it reads no device at all.
     Simulate {
         /// Start here (RFC 3339); default now.
-        #[arg(long, value_name = "TIME")]
-        from: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = parse_when)]
+        from: Option<When>,
         /// Days to simulate, 1-31.
         #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=31))]
         days: u32,
         /// Starting battery SoC, %; default: the GX's.
-        #[arg(long, value_name = "PERCENT")]
+        #[arg(long, value_name = "PERCENT", value_parser = within(0.0, 100.0, "%"))]
         soc: Option<f64>,
         /// Hours until maintenance is due (negative: overdue); default: the BMS's timers.
-        #[arg(long, value_name = "HOURS", allow_hyphen_values = true)]
+        #[arg(long, value_name = "HOURS", allow_hyphen_values = true,
+              value_parser = within(-24.0 * 31.0, 24.0 * 365.0, "h"))]
         due_in: Option<f64>,
         /// A constant house load, W, instead of [simulate] load_w (default 400 W).
-        #[arg(long, value_name = "W")]
+        #[arg(long, value_name = "W", value_parser = within(0.0, 100_000.0, "W"))]
         load: Option<f64>,
         /// One JSON document on stdout.
         #[arg(long)]
@@ -145,34 +146,68 @@ pub enum Command {
     },
 }
 
-/// Parses `--at` (and `--from`): RFC 3339, or a wall-clock time of the configured zone
-/// (`2026-11-24T07:00`, `2026-11-24 07:00:30`), within years the rules can reason about. A
-/// local time the clocks skip moves to the first instant after the gap; one they repeat takes
-/// the earlier instant, as everywhere in the tool.
-pub fn parse_at(text: &str, zone: Option<Tz>) -> Result<DateTime<Utc>, String> {
-    let local = || {
-        [
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text.trim(), f).ok())
-    };
-    let t = match (DateTime::parse_from_rfc3339(text), zone, local()) {
-        (Ok(t), _, _) => t.with_timezone(&Utc),
-        (Err(_), Some(zone), Some(wall)) => crate::clock::to_instant(zone, wall),
-        (Err(e), _, _) => {
+/// `--at` or `--from` as given: an instant, or a wall-clock time of the configured zone, which
+/// becomes an instant once the config is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum When {
+    Instant(DateTime<Utc>),
+    Local(chrono::NaiveDateTime),
+}
+
+/// Parses `--at` (and `--from`) where clap parses the flag: RFC 3339, or a wall-clock time
+/// (`2026-11-24T07:00`, `2026-11-24 07:00:30`), within years the rules can reason about.
+pub fn parse_when(text: &str) -> Result<When, String> {
+    let local = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(text.trim(), f).ok());
+    let (when, year) = match (DateTime::parse_from_rfc3339(text), local) {
+        (Ok(t), _) => (When::Instant(t.with_timezone(&Utc)), t.year()),
+        (Err(_), Some(wall)) => (When::Local(wall), wall.year()),
+        (Err(e), None) => {
             return Err(format!(
-                "--at `{text}` is neither an RFC 3339 time like 2026-11-24T07:00:00+11:00 nor a local time like 2026-11-24T07:00 ({e})"
+                "neither an RFC 3339 time like 2026-11-24T07:00:00+11:00 nor a local time like 2026-11-24T07:00 ({e})"
             ));
         }
     };
-    if !(2000..=2100).contains(&t.year()) {
-        return Err(format!("--at `{text}` is outside the years 2000-2100"));
+    if !(2000..=2100).contains(&year) {
+        return Err("outside the years 2000-2100".to_string());
     }
-    Ok(t)
+    Ok(when)
+}
+
+impl When {
+    /// The instant: a local time in the configured zone. A local time the clocks skip moves to
+    /// the first instant after the gap; one they repeat takes the earlier instant, as
+    /// everywhere in the tool.
+    pub fn instant(self, zone: Option<Tz>) -> Result<DateTime<Utc>, String> {
+        match (self, zone) {
+            (When::Instant(t), _) => Ok(t),
+            (When::Local(wall), Some(zone)) => Ok(crate::clock::to_instant(zone, wall)),
+            (When::Local(wall), None) => Err(format!(
+                "a local time ({wall}) needs the config's timezone, and the config could not be read"
+            )),
+        }
+    }
+}
+
+/// A clap parser for a number within `low..=high`, in `unit`.
+fn within(low: f64, high: f64, unit: &'static str) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |text| {
+        let v: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not a number"))?;
+        if (low..=high).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v} {unit} is outside {low} to {high} {unit}"))
+        }
+    }
 }
 
 /// Runs the tool with the process's arguments.
@@ -240,7 +275,8 @@ where
     let (config, command) = match (loaded, command) {
         (Ok(config), Ok(command)) => (config, command),
         (Err(e), _) | (_, Err(e)) => {
-            let refused = Report::Refused(Refused::new(None, Exit::Usage, &e));
+            let asked = command_name(&cli.command);
+            let refused = Report::Refused(Refused::new(asked, Exit::Usage, &e));
             if out.json {
                 crate::output::stdout(&app::json(&refused));
             }
@@ -251,6 +287,19 @@ where
     let report = app::run(&config, &cli.config, command);
     app::print(out, &config, &report);
     report.exit()
+}
+
+/// The command a parsed command line asked for (`cron-block` prints no document).
+fn command_name(command: &Command) -> Option<CommandName> {
+    Some(match command {
+        Command::Plan { .. } => CommandName::Plan,
+        Command::Apply { .. } => CommandName::Apply,
+        Command::EvKick { .. } => CommandName::EvKick,
+        Command::Status { .. } => CommandName::Status,
+        Command::Simulate { .. } => CommandName::Simulate,
+        Command::Release { .. } => CommandName::Release,
+        Command::CronBlock { .. } => return None,
+    })
 }
 
 fn overrides(cli: &Cli) -> Overrides {
@@ -276,24 +325,15 @@ fn cron_block(cli: &Cli, runner: &str) -> Exit {
 }
 
 fn simulate_args(
-    from: &Option<String>,
+    from: &Option<When>,
     days: u32,
     soc: Option<f64>,
     due_in: Option<f64>,
     load: Option<f64>,
     zone: Option<Tz>,
 ) -> Result<Run, String> {
-    if let Some(s) = soc.filter(|s| !(0.0..=100.0).contains(s)) {
-        return Err(format!("--soc {s} is outside 0-100"));
-    }
-    if let Some(h) = due_in.filter(|h| !(-24.0 * 31.0..=24.0 * 365.0).contains(h)) {
-        return Err(format!("--due-in {h} is outside -744 to 8760 hours"));
-    }
-    if let Some(w) = load.filter(|w| !(0.0..=100_000.0).contains(w)) {
-        return Err(format!("--load {w} is outside 0-100000 W"));
-    }
     Ok(Run::Simulate(crate::commands::simulate::SimulateArgs {
-        from: from.as_deref().map(|t| parse_at(t, zone)).transpose()?,
+        from: from.map(|t| t.instant(zone)).transpose()?,
         days,
         soc,
         due_in_h: due_in,
@@ -301,13 +341,13 @@ fn simulate_args(
     }))
 }
 
-fn ev_kick(dry_run: bool, at: &Option<String>, zone: Option<Tz>) -> Result<Run, String> {
-    let at = at.as_deref().map(|t| parse_at(t, zone)).transpose()?;
+fn ev_kick(dry_run: bool, at: &Option<When>, zone: Option<Tz>) -> Result<Run, String> {
+    let at = at.map(|t| t.instant(zone)).transpose()?;
     Ok(Run::EvKick { dry_run, at })
 }
 
-fn schedule(mode: Mode, at: &Option<String>, zone: Option<Tz>) -> Result<Run, String> {
-    let at = at.as_deref().map(|t| parse_at(t, zone)).transpose()?;
+fn schedule(mode: Mode, at: &Option<When>, zone: Option<Tz>) -> Result<Run, String> {
+    let at = at.map(|t| t.instant(zone)).transpose()?;
     Ok(Run::Schedule { mode, at })
 }
 
@@ -339,6 +379,11 @@ mod tests {
     use super::*;
     use chrono_tz::Australia::Hobart;
 
+    /// As the command line does it: clap's parse, then the zone once the config is read.
+    fn parse_at(text: &str, zone: Option<Tz>) -> Result<DateTime<Utc>, String> {
+        parse_when(text)?.instant(zone)
+    }
+
     #[test]
     fn at_is_rfc3339_or_a_local_time_of_the_configured_zone() {
         let want = parse_at("2026-11-24T07:00:00+11:00", None).unwrap();
@@ -360,5 +405,42 @@ mod tests {
         );
         let e = parse_at("tomorrow", Some(Hobart)).unwrap_err();
         assert!(e.contains("local time like 2026-11-24T07:00"), "{e}");
+    }
+
+    #[test]
+    fn flags_are_checked_where_clap_parses_them() {
+        let refused = |args: &[&str]| {
+            let mut argv = vec!["zcell-scheduler"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).unwrap_err().to_string()
+        };
+        let e = refused(&["simulate", "--soc", "150"]);
+        assert!(
+            e.contains("--soc") && e.contains("150 % is outside 0 to 100 %"),
+            "{e}"
+        );
+        let e = refused(&["simulate", "--due-in", "-800"]);
+        assert!(
+            e.contains("--due-in") && e.contains("outside -744 to 8760 h"),
+            "{e}"
+        );
+        let e = refused(&["simulate", "--load", "lots"]);
+        assert!(e.contains("--load") && e.contains("not a number"), "{e}");
+        let e = refused(&["plan", "--at", "1999-01-01T00:00:00Z"]);
+        assert!(
+            e.contains("--at") && e.contains("outside the years 2000-2100"),
+            "{e}"
+        );
+        let e = refused(&["apply", "--at", "tomorrow"]);
+        assert!(e.contains("--at") && e.contains("local time like"), "{e}");
+        let ok = Cli::try_parse_from([
+            "zcell-scheduler",
+            "simulate",
+            "--due-in",
+            "-3",
+            "--soc",
+            "80",
+        ]);
+        assert!(ok.is_ok(), "{ok:?}");
     }
 }

@@ -1,26 +1,26 @@
 //! Maintenance-aware charge scheduling for a Redflow ZCell flow battery on a Victron GX.
 //!
-//! The crate is a pure core with a thin shell around it.
+//! The crate is a pure core with a thin shell around it; `tests/it/architecture.rs` holds the
+//! two lists and checks that no pure module imports the shell.
 //!
-//! The core, plain functions from inputs to a decision:
-//! - [`config`]: the TOML configuration, validated;
-//! - [`clock`]: wall-clock windows in the configured zone, turned into instants;
+//! The core, plain functions from typed inputs to a decision:
 //! - [`plan`]: the scheduling rules, from (config, instant, BMS reading) to a plan;
-//! - [`writes`]: the register writes that make the GX hold a plan, given what it holds now;
-//! - [`ev`]: `ev-kick`, the maintenance discharge into the car (its rules, its charger, its
-//!   state file);
-//! - [`drain`]: the maintenance drain's forecast, and the opt-in drain slot;
-//! - [`follow`]: whether the GX follows slot 0, from what Dynamic ESS reports;
-//! - [`simulate`]: the rules run over days of a battery model;
-//! - [`registers`]: the Modbus register map, as data.
+//! - [`decide`]: plan → drain forecast → drain slot → warnings, the chain every command uses;
+//! - [`drain`]: the maintenance drain's forecast; [`follow`]: whether the GX follows slot 0;
+//! - [`writes`]: the register writes that make the GX hold a plan, and why a GX is refused;
+//! - [`handback`]: what the GX held before the tool changed it, and the writes that give it back;
+//! - [`clock`], [`sun`], [`cron`]: wall-clock windows as instants, daylight, the cron block;
+//! - [`simulate`] and [`scenarios`]: the rules run over days of a battery model;
+//! - [`config`]: the TOML configuration, one file per section; [`exit_codes`], [`serial`];
+//! - the device codecs: [`victron`] and [`registers`] (the GX), [`redflow`] (the BMS),
+//!   `ev::codec` (the charging station); `ev::rules`: the `ev-kick` decision.
 //!
 //! The shell:
-//! - [`bms`]: the Redflow BMS over HTTP (ureq); [`modbus`] and [`gx`]: the GX over Modbus-TCP
-//!   (tokio-modbus); [`net`]: name lookups with a deadline, network failures by kind;
-//! - [`lock`]: one writing run at a time; [`cron`]: the cron block for a config;
+//! - [`bms`]: the BMS over HTTP (ureq); [`modbus`] and [`gx`]: the GX over Modbus-TCP
+//!   (tokio-modbus); `ev::charger`; [`net`]: name lookups with a deadline;
+//! - [`lock`], [`config_file`], [`handback_file`], `ev::state`, [`json_file`]: the files;
 //! - [`commands`]: one module per command, each owning gather → decide → report → text
-//!   (`ev-kick` lives whole in [`ev`]); [`output`]: what every report shares, and the parts
-//!   more than one command shows; [`cli`]: the command line; [`exit_codes`]: the exit codes, and the error each failure stands for.
+//!   (`ev-kick` lives whole in [`ev`]); [`output`]: what every report shares; [`cli`].
 
 pub mod bms;
 pub mod cli;

@@ -157,7 +157,7 @@ pub struct Paused {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Refused {
-    /// `null` when the run stopped before its command was known.
+    /// `null` when the command line itself could not be parsed.
     pub command: Option<Command>,
     pub errors: Vec<String>,
     pub exit_code: u8,
@@ -864,7 +864,7 @@ fn a_refused_run() {
     let Report::Refused(r) = read(&site.run(&["plan", "--json"])) else {
         panic!("expected a refused document")
     };
-    assert_eq!((r.command, r.exit_code), (None, 2));
+    assert_eq!((r.command, r.exit_code), (Some(Command::Plan), 2));
     assert!(r.errors[0].contains("schedule.reserve_soc"), "{r:?}");
     // A usage error is one too.
     let Report::Refused(r) = read(&site.run(&["plan", "--json", "--no-such-flag"])) else {
