@@ -28,6 +28,11 @@ impl Battery {
     pub fn due_in_s(&self) -> i64 {
         self.strip_pump_run_target - self.strip_pump_run_timer
     }
+
+    /// When maintenance is due, seen at `now`.
+    pub fn due(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + TimeDelta::seconds(self.due_in_s())
+    }
 }
 
 /// The whole site as the BMS reports it; never empty.
@@ -39,13 +44,11 @@ pub struct BmsReading {
 impl BmsReading {
     /// The site's maintenance deadline: the earliest over all batteries.
     pub fn due(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let soonest = self
-            .batteries
+        self.batteries
             .iter()
-            .map(Battery::due_in_s)
+            .map(|b| b.due(now))
             .min()
-            .unwrap_or(0);
-        now + TimeDelta::seconds(soonest)
+            .unwrap_or(now)
     }
 
     pub fn any_stripping(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The report parts more than one command shows, each with its text: the BMS's batteries,
 //! dated slots, slot 0 and the GX settings as read, the drain forecast, and a register write.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -48,7 +48,7 @@ impl BmsPart {
                     .iter()
                     .enumerate()
                     .map(|(i, b)| {
-                        let due = now + TimeDelta::seconds(b.due_in_s());
+                        let due = b.due(now);
                         BatteryDoc {
                             battery: i + 1,
                             state_of_charge: b.state_of_charge,
