@@ -1,4 +1,5 @@
-//! The command line: argument parsing and dispatch to the commands in `app`.
+//! The command line: argument parsing (every flag checked where clap parses it) and dispatch
+//! to the commands.
 //!
 //! The names here are a contract with cron lines and scripts: keep them.
 
@@ -10,7 +11,7 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
 use crate::commands::schedule::Mode;
-use crate::commands::{self as app, Command as Run, Refused, Report};
+use crate::commands::{self, Command as Run, Refused, Report};
 use crate::config::{CONFIG_ENV, DEFAULT_CONFIG_PATH, Overrides};
 use crate::exit_codes::Exit;
 use crate::output::{CommandName, Output};
@@ -235,7 +236,7 @@ where
                 let first = text.lines().next().unwrap_or_default();
                 let message = first.trim_start_matches("error: ").to_string();
                 let refused = Report::Refused(Refused::new(None, Exit::Usage, &message));
-                crate::output::stdout(&app::json(&refused));
+                crate::output::stdout(&commands::json(&refused));
             }
             let _ = e.print();
             return Exit::Usage;
@@ -278,14 +279,14 @@ where
             let asked = command_name(&cli.command);
             let refused = Report::Refused(Refused::new(asked, Exit::Usage, &e));
             if out.json {
-                crate::output::stdout(&app::json(&refused));
+                crate::output::stdout(&commands::json(&refused));
             }
             crate::output::stderr(&format!("error: {e}"));
             return Exit::Usage;
         }
     };
-    let report = app::run(&config, &cli.config, command);
-    app::print(out, &config, &report);
+    let report = commands::run(&config, &cli.config, command);
+    commands::print(out, &config, &report);
     report.exit()
 }
 
