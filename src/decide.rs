@@ -2,6 +2,8 @@
 //! drain slot and the warnings, in that order. `plan`, `apply`, `status` and `simulate` all
 //! call [`decide`], so what they show is what `apply` writes.
 
+use chrono::{DateTime, Utc};
+
 use crate::config::Config;
 use crate::drain::{self, Forecast, Readings};
 use crate::ev::rules::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
@@ -93,13 +95,33 @@ pub fn auto_target(config: &Config, plan: &Plan, slot: &Slot, readings: Option<&
         readings.and_then(|r| r.pv_w),
         f64::from(house),
     );
-    let (deadline, _) = drain::deadline_of(config, due);
-    let until = deadline.map_or(due + LOOKAHEAD, |d| d - MARGIN);
+    let until = empty_by(config, due).unwrap_or(due + LOOKAHEAD);
     let hours = sun::drain_hours(config, &cover, slot.end, until);
     let wh = f64::from(house + ev) * hours;
     let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
     let pct = wh / capacity_wh * 100.0 + f64::from(config.schedule.maintenance_min_soc);
     pct.clamp(0.0, 100.0).round() as u8
+}
+
+/// How long the battery takes to refill for the evening peak once its strip is over.
+pub const RECHARGE: chrono::TimeDelta = chrono::TimeDelta::hours(4);
+
+/// When the auto targets aim to have the battery empty. The strip starts once the battery is
+/// empty and the next due comes 72 h after it ends, so every hour the empty lags the due puts
+/// every later due an hour later in the day, until one lands in the morning, too late for its
+/// strip to be over by the morning peak. So the battery aims to be empty at the due itself
+/// (no margin: emptier sooner gains nothing, the strip starts at the due), unless an evening
+/// peak runs at the due or starts before the strip is over and the battery refilled: then it
+/// covers the peak and drains into the night, to an hour ([`MARGIN`]) before the deadline.
+/// With `[drain] export` the drain slot empties the battery at the deadline, so the targets
+/// aim there too. `None`: no deadline.
+pub fn empty_by(config: &Config, due: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let deadline = drain::deadline_of(config, due).0?;
+    let evening = drain::evening_peak_near(config, due, drain::STRIP + RECHARGE);
+    if config.drain.export || evening || due >= deadline {
+        return Some(deadline - MARGIN);
+    }
+    Some(due)
 }
 
 /// An auto window's target; a normal window's own target capped by it.
@@ -235,7 +257,6 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
 mod tests {
     use super::*;
     use crate::testing::{config, hobart};
-    use chrono::{DateTime, Utc};
 
     const AUTO: &str =
         "[[schedule.maintenance]]\nstart = \"13:00\"\nend = \"16:00\"\nsoc = \"auto\"\n";
@@ -253,9 +274,10 @@ mod tests {
     #[test]
     fn the_auto_target_is_what_the_house_drains_by_the_deadline() {
         let c = config(AUTO);
-        // Wed 07:00, due Wed 22:00: 13:00-16:00, then 16:00 → Thu 02:00 (an hour before the
-        // 03:00 refill) is 10 h at 400 W: 4 kWh of 10, 40 %. The old rules wrote the fixed 50 %.
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        // Wed 07:00, due Wed 20:00, in the evening peak: 13:00-16:00, then 16:00 → Thu 02:00
+        // (an hour before the 03:00 refill) is 10 h at 400 W: 4 kWh of 10, 40 %. The old
+        // rules wrote the fixed 50 %.
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         let d = decide(&c, p, Some(&readings(20.0, 400)));
         let target = |d: &Decision, key: &str| {
             d.plan
@@ -269,7 +291,7 @@ mod tests {
         let slot = d.plan.slot.unwrap();
         assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[0]", 40));
         // A 1 kW house drains more: 100 %.
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         assert_eq!(
             decide(&c, p, Some(&readings(20.0, 1000)))
                 .plan
@@ -279,11 +301,11 @@ mod tests {
             100
         );
         // Without readings: [drain] night_load_w, else 400 W.
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         assert_eq!(decide(&c, p, None).plan.slot.unwrap().soc, 40);
         // A fixed number still works.
         let fixed = config("");
-        let p = plan_at(&fixed, at(25, 7), at(25, 22));
+        let p = plan_at(&fixed, at(25, 7), at(25, 20));
         assert_eq!(
             decide(&fixed, p, Some(&readings(20.0, 400)))
                 .plan
@@ -295,12 +317,39 @@ mod tests {
     }
 
     #[test]
+    fn the_battery_aims_to_be_empty_at_the_due_unless_the_evening_peak_comes_first() {
+        let c = config(AUTO);
+        // Due Wed 09:00: the evening peak (16:00) starts after the strip and a refill, so the
+        // battery aims to be empty at the due, not at the Thu 03:00 refill: the night window
+        // is capped at what 400 W drains from 07:00 to 09:00 (8 %), where the old aim (an
+        // hour before the deadline, 19 h: 76 %) left the battery to drain all day and empty
+        // at 02:00, putting the next due at 04:00 and the one after it in the morning.
+        assert_eq!(empty_by(&c, at(25, 9)), Some(at(25, 9)));
+        let p = plan_at(&c, at(24, 21), at(25, 9));
+        let slot = decide(&c, p, Some(&readings(5.0, 400))).plan.slot.unwrap();
+        assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[1]", 8));
+        // Due Wed 13:00: the 16:00 peak comes before the strip is over and the battery
+        // refilled, so the battery covers it and drains into the night, as before.
+        assert_eq!(empty_by(&c, at(25, 13)), Some(at(26, 2)));
+        let p = plan_at(&c, at(24, 21), at(25, 13));
+        let slot = decide(&c, p, Some(&readings(5.0, 400))).plan.slot.unwrap();
+        assert_eq!(slot.soc, 76);
+        // Due Sat 13:00: no peak at the weekend, empty at the due.
+        assert_eq!(empty_by(&c, at(28, 13)), Some(at(28, 13)));
+        // Due at the deadline itself (the 03:00 refill): an hour before it.
+        assert_eq!(empty_by(&c, at(26, 3)), Some(at(26, 2)));
+        // With export the drain slot empties the battery at the deadline: aim there.
+        let export = config(&format!("{AUTO}[drain]\nexport = true\n"));
+        assert_eq!(empty_by(&export, at(25, 9)), Some(at(26, 2)));
+    }
+
+    #[test]
     fn the_sun_shortens_the_drain_and_so_the_target() {
         // With [site] in summer the hours solar covers the house (16:00 → sunset about
         // 20:45) do not count: a lower target than without the site.
         let site = format!("{AUTO}[site]\nlatitude = -42.88\nlongitude = 147.33\n");
         let c = config(&site);
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         let t = decide(&c, p, Some(&readings(20.0, 400)))
             .plan
             .slot
