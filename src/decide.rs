@@ -22,6 +22,9 @@ pub const MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// fill the battery the day before the maintenance lead begins.
 pub const CAP_AHEAD: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 
+/// At or below this SoC, %, the battery counts as empty before a due, and the cap slot holds it.
+pub const EMPTY_SOC: f64 = 2.0;
+
 /// What the rules decided, with the forecast behind it and what the owner should know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -237,14 +240,32 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
         soc: 0,
     };
     let cap = auto_target(config, &plan, &probe, readings);
-    if f64::from(cap) + 2.0 >= r.battery_soc || end <= now {
+    // Empty already, and the house would drain no more by then: held at the lowest target
+    // the GX takes, or the morning sun refills it and the BMS drains that only once the sun
+    // has gone, into the evening peak, with the strip after it. (With export the drain slot
+    // times the empty.)
+    let empty =
+        !config.drain.export && r.battery_soc <= EMPTY_SOC && f64::from(cap) <= r.battery_soc;
+    let cap = if empty {
+        cap.max(drain::DRAIN_SOC)
+    } else {
+        cap
+    };
+    if (f64::from(cap) + 2.0 >= r.battery_soc && !empty) || end <= now {
         return plan;
     }
-    plan.reasons.push(format!(
-        "the battery ({:.0} %) holds more than the house can drain by the drain's deadline → slot: {} capped at {cap} % (the battery feeds the house, solar does not charge it)",
-        r.battery_soc,
-        local_span(config.timezone, now, end)
-    ));
+    let span = local_span(config.timezone, now, end);
+    plan.reasons.push(if empty {
+        format!(
+            "the battery is empty ({:.0} %) before the due → slot: {span} held at {cap} % (solar does not charge it)",
+            r.battery_soc
+        )
+    } else {
+        format!(
+            "the battery ({:.0} %) holds more than the house can drain by the drain's deadline → slot: {span} capped at {cap} % (the battery feeds the house, solar does not charge it)",
+            r.battery_soc
+        )
+    });
     plan.slot = Some(Slot {
         end,
         soc: cap,
@@ -341,6 +362,29 @@ mod tests {
         // With export the drain slot empties the battery at the deadline: aim there.
         let export = config(&format!("{AUTO}[drain]\nexport = true\n"));
         assert_eq!(empty_by(&export, at(25, 9)), Some(at(26, 2)));
+    }
+
+    #[test]
+    fn an_empty_battery_is_held_empty_until_the_due() {
+        // Wed 07:00, due 09:00, the battery at 1 % and the sun up (1 kW of solar on a 400 W
+        // house): held at 1 % until the due. Without the slot the sun would refill it and
+        // the BMS drain that only in the evening, into the peak, with the strip after it.
+        let site = format!("{AUTO}[site]\nlatitude = -42.88\nlongitude = 147.33\n");
+        let c = config(&site);
+        let sunny = Readings {
+            pv_w: Some(1000.0),
+            ..readings(1.0, 400)
+        };
+        let p = plan_at(&c, at(25, 7), at(25, 9));
+        let slot = decide(&c, p, Some(&sunny)).plan.slot.unwrap();
+        assert_eq!(
+            (slot.window.as_str(), slot.start, slot.end, slot.soc),
+            (crate::plan::CAP_WINDOW, at(25, 7), at(25, 9), 1)
+        );
+        // With export the drain slot times the empty: no hold.
+        let export = config(&format!("{site}[drain]\nexport = true\n"));
+        let p = plan_at(&export, at(25, 7), at(25, 9));
+        assert_eq!(decide(&export, p, Some(&sunny)).plan.slot, None);
     }
 
     #[test]
