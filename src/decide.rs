@@ -210,10 +210,11 @@ fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings
 }
 
 /// Before a due with `soc = "auto"`: when no window is in force and the battery holds more than
-/// the house (and a connected EV) can drain from now to the drain's deadline, a slot from now
-/// to the next window (or the due) with that level as its target. Above its target the GX
-/// feeds the house from the battery and charges nothing, so solar cannot fill the battery
-/// before the maintenance; the house drains it as plain ESS would.
+/// the house (and a connected EV) can drain from now to when it should be empty
+/// ([`empty_by`]), a slot from now to the next window (or the due) with that level as its
+/// target. Above its target the GX feeds the house from the battery and charges nothing, so
+/// solar cannot fill the battery before the maintenance; the house drains it as plain ESS
+/// would. Without `[drain] export`, a battery already empty is held at 1 % the same way.
 fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Plan {
     let (Some(r), Some(due)) = (readings, plan.due) else {
         return plan;
