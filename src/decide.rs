@@ -2,6 +2,8 @@
 //! drain slot and the warnings, in that order. `plan`, `apply`, `status` and `simulate` all
 //! call [`decide`], so what they show is what `apply` writes.
 
+use chrono::{DateTime, Utc};
+
 use crate::config::Config;
 use crate::drain::{self, Forecast, Readings};
 use crate::ev::codec::{NOMINAL_VOLTS, STATUS_CHARGING, STATUS_READY};
@@ -19,6 +21,9 @@ pub const MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// How long before a due the cap slot may start: two days, so that in summer solar does not
 /// fill the battery the day before the maintenance lead begins.
 pub const CAP_AHEAD: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+
+/// At or below this SoC, %, the battery counts as empty before a due, and the cap slot holds it.
+pub const EMPTY_SOC: f64 = 2.0;
 
 /// What the rules decided, with the forecast behind it and what the owner should know.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,13 +98,33 @@ pub fn auto_target(config: &Config, plan: &Plan, slot: &Slot, readings: Option<&
         readings.and_then(|r| r.pv_w),
         f64::from(house),
     );
-    let (deadline, _) = drain::deadline_of(config, due);
-    let until = deadline.map_or(due + LOOKAHEAD, |d| d - MARGIN);
+    let until = empty_by(config, due).unwrap_or(due + LOOKAHEAD);
     let hours = sun::drain_hours(config, &cover, slot.end, until);
     let wh = f64::from(house + ev) * hours;
     let capacity_wh = config.schedule.battery_capacity_kwh * 1000.0;
     let pct = wh / capacity_wh * 100.0 + f64::from(config.schedule.maintenance_min_soc);
     pct.clamp(0.0, 100.0).round() as u8
+}
+
+/// How long the battery takes to refill for the evening peak once its strip is over.
+pub const RECHARGE: chrono::TimeDelta = chrono::TimeDelta::hours(4);
+
+/// When the auto targets aim to have the battery empty. The strip starts once the battery is
+/// empty and the next due comes 72 h after it ends, so every hour the empty lags the due puts
+/// every later due an hour later in the day, until one lands in the morning, too late for its
+/// strip to be over by the morning peak. So the battery aims to be empty at the due itself
+/// (no margin: emptier sooner gains nothing, the strip starts at the due), unless an evening
+/// peak runs at the due or starts before the strip is over and the battery refilled: then it
+/// covers the peak and drains into the night, to an hour ([`MARGIN`]) before the deadline.
+/// With `[drain] export` the drain slot empties the battery at the deadline, so the targets
+/// aim there too. `None`: no deadline.
+pub fn empty_by(config: &Config, due: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let deadline = drain::deadline_of(config, due).0?;
+    let evening = drain::evening_peak_near(config, due, drain::STRIP + RECHARGE);
+    if config.drain.export || evening || due >= deadline {
+        return Some(deadline - MARGIN);
+    }
+    Some(due)
 }
 
 /// An auto window's target; a normal window's own target capped by it.
@@ -185,10 +210,11 @@ fn with_auto_targets(config: &Config, mut plan: Plan, readings: Option<&Readings
 }
 
 /// Before a due with `soc = "auto"`: when no window is in force and the battery holds more than
-/// the house (and a connected EV) can drain from now to the drain's deadline, a slot from now
-/// to the next window (or the due) with that level as its target. Above its target the GX
-/// feeds the house from the battery and charges nothing, so solar cannot fill the battery
-/// before the maintenance; the house drains it as plain ESS would.
+/// the house (and a connected EV) can drain from now to when it should be empty
+/// ([`empty_by`]), a slot from now to the next window (or the due) with that level as its
+/// target. Above its target the GX feeds the house from the battery and charges nothing, so
+/// solar cannot fill the battery before the maintenance; the house drains it as plain ESS
+/// would. Without `[drain] export`, a battery already empty is held at 1 % the same way.
 fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Plan {
     let (Some(r), Some(due)) = (readings, plan.due) else {
         return plan;
@@ -215,14 +241,32 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
         soc: 0,
     };
     let cap = auto_target(config, &plan, &probe, readings);
-    if f64::from(cap) + 2.0 >= r.battery_soc || end <= now {
+    // Empty already, and the house would drain no more by then: held at the lowest target
+    // the GX takes, or the morning sun refills it and the BMS drains that only once the sun
+    // has gone, into the evening peak, with the strip after it. (With export the drain slot
+    // times the empty.)
+    let empty =
+        !config.drain.export && r.battery_soc <= EMPTY_SOC && f64::from(cap) <= r.battery_soc;
+    let cap = if empty {
+        cap.max(drain::DRAIN_SOC)
+    } else {
+        cap
+    };
+    if (f64::from(cap) + 2.0 >= r.battery_soc && !empty) || end <= now {
         return plan;
     }
-    plan.reasons.push(format!(
-        "the battery ({:.0} %) holds more than the house can drain by the drain's deadline → slot: {} capped at {cap} % (the battery feeds the house, solar does not charge it)",
-        r.battery_soc,
-        local_span(config.timezone, now, end)
-    ));
+    let span = local_span(config.timezone, now, end);
+    plan.reasons.push(if empty {
+        format!(
+            "the battery is empty ({:.0} %) before the due → slot: {span} held at {cap} % (solar does not charge it)",
+            r.battery_soc
+        )
+    } else {
+        format!(
+            "the battery ({:.0} %) holds more than the house can drain by the drain's deadline → slot: {span} capped at {cap} % (the battery feeds the house, solar does not charge it)",
+            r.battery_soc
+        )
+    });
     plan.slot = Some(Slot {
         end,
         soc: cap,
@@ -235,7 +279,6 @@ fn with_cap(config: &Config, mut plan: Plan, readings: Option<&Readings>) -> Pla
 mod tests {
     use super::*;
     use crate::testing::{config, hobart};
-    use chrono::{DateTime, Utc};
 
     const AUTO: &str =
         "[[schedule.maintenance]]\nstart = \"13:00\"\nend = \"16:00\"\nsoc = \"auto\"\n";
@@ -253,9 +296,10 @@ mod tests {
     #[test]
     fn the_auto_target_is_what_the_house_drains_by_the_deadline() {
         let c = config(AUTO);
-        // Wed 07:00, due Wed 22:00: 13:00-16:00, then 16:00 → Thu 02:00 (an hour before the
-        // 03:00 refill) is 10 h at 400 W: 4 kWh of 10, 40 %. The old rules wrote the fixed 50 %.
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        // Wed 07:00, due Wed 20:00, in the evening peak: 13:00-16:00, then 16:00 → Thu 02:00
+        // (an hour before the 03:00 refill) is 10 h at 400 W: 4 kWh of 10, 40 %. The old
+        // rules wrote the fixed 50 %.
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         let d = decide(&c, p, Some(&readings(20.0, 400)));
         let target = |d: &Decision, key: &str| {
             d.plan
@@ -269,7 +313,7 @@ mod tests {
         let slot = d.plan.slot.unwrap();
         assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[0]", 40));
         // A 1 kW house drains more: 100 %.
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         assert_eq!(
             decide(&c, p, Some(&readings(20.0, 1000)))
                 .plan
@@ -279,11 +323,11 @@ mod tests {
             100
         );
         // Without readings: [drain] night_load_w, else 400 W.
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         assert_eq!(decide(&c, p, None).plan.slot.unwrap().soc, 40);
         // A fixed number still works.
         let fixed = config("");
-        let p = plan_at(&fixed, at(25, 7), at(25, 22));
+        let p = plan_at(&fixed, at(25, 7), at(25, 20));
         assert_eq!(
             decide(&fixed, p, Some(&readings(20.0, 400)))
                 .plan
@@ -295,12 +339,62 @@ mod tests {
     }
 
     #[test]
+    fn the_battery_aims_to_be_empty_at_the_due_unless_the_evening_peak_comes_first() {
+        let c = config(AUTO);
+        // Due Wed 09:00: the evening peak (16:00) starts after the strip and a refill, so the
+        // battery aims to be empty at the due, not at the Thu 03:00 refill: the night window
+        // is capped at what 400 W drains from 07:00 to 09:00 (8 %), where the old aim (an
+        // hour before the deadline, 19 h: 76 %) left the battery to drain all day and empty
+        // at 02:00, putting the next due at 04:00 and the one after it in the morning.
+        assert_eq!(empty_by(&c, at(25, 9)), Some(at(25, 9)));
+        let p = plan_at(&c, at(24, 21), at(25, 9));
+        let slot = decide(&c, p, Some(&readings(5.0, 400))).plan.slot.unwrap();
+        assert_eq!((slot.window.as_str(), slot.soc), ("schedule.normal[1]", 8));
+        // Due Wed 13:00: the 16:00 peak comes before the strip is over and the battery
+        // refilled, so the battery covers it and drains into the night, as before.
+        assert_eq!(empty_by(&c, at(25, 13)), Some(at(26, 2)));
+        let p = plan_at(&c, at(24, 21), at(25, 13));
+        let slot = decide(&c, p, Some(&readings(5.0, 400))).plan.slot.unwrap();
+        assert_eq!(slot.soc, 76);
+        // Due Sat 13:00: no peak at the weekend, empty at the due.
+        assert_eq!(empty_by(&c, at(28, 13)), Some(at(28, 13)));
+        // Due at the deadline itself (the 03:00 refill): an hour before it.
+        assert_eq!(empty_by(&c, at(26, 3)), Some(at(26, 2)));
+        // With export the drain slot empties the battery at the deadline: aim there.
+        let export = config(&format!("{AUTO}[drain]\nexport = true\n"));
+        assert_eq!(empty_by(&export, at(25, 9)), Some(at(26, 2)));
+    }
+
+    #[test]
+    fn an_empty_battery_is_held_empty_until_the_due() {
+        // Wed 07:00, due 09:00, the battery at 1 % and the sun up (1 kW of solar on a 400 W
+        // house): held at 1 % until the due. Without the slot the sun would refill it and
+        // the BMS drain that only in the evening, into the peak, with the strip after it.
+        let site = format!("{AUTO}[site]\nlatitude = -42.88\nlongitude = 147.33\n");
+        let c = config(&site);
+        let sunny = Readings {
+            pv_w: Some(1000.0),
+            ..readings(1.0, 400)
+        };
+        let p = plan_at(&c, at(25, 7), at(25, 9));
+        let slot = decide(&c, p, Some(&sunny)).plan.slot.unwrap();
+        assert_eq!(
+            (slot.window.as_str(), slot.start, slot.end, slot.soc),
+            (crate::plan::CAP_WINDOW, at(25, 7), at(25, 9), 1)
+        );
+        // With export the drain slot times the empty: no hold.
+        let export = config(&format!("{site}[drain]\nexport = true\n"));
+        let p = plan_at(&export, at(25, 7), at(25, 9));
+        assert_eq!(decide(&export, p, Some(&sunny)).plan.slot, None);
+    }
+
+    #[test]
     fn the_sun_shortens_the_drain_and_so_the_target() {
         // With [site] in summer the hours solar covers the house (16:00 → sunset about
         // 20:45) do not count: a lower target than without the site.
         let site = format!("{AUTO}[site]\nlatitude = -42.88\nlongitude = 147.33\n");
         let c = config(&site);
-        let p = plan_at(&c, at(25, 7), at(25, 22));
+        let p = plan_at(&c, at(25, 7), at(25, 20));
         let t = decide(&c, p, Some(&readings(20.0, 400)))
             .plan
             .slot

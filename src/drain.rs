@@ -256,6 +256,18 @@ pub fn next_peak_time(config: &Config, t: DateTime<Utc>) -> Option<DateTime<Utc>
         .min()
 }
 
+/// Whether an evening peak (one that starts at noon or later) runs at `t` or starts within
+/// `within` after it.
+pub fn evening_peak_near(config: &Config, t: DateTime<Utc>, within: TimeDelta) -> bool {
+    let tz = config.timezone;
+    config
+        .peaks
+        .iter()
+        .filter(|p| p.start.minutes() >= 12 * 60)
+        .flat_map(|p| clock::instances(p, tz, &config.schedule.holidays, t, 1, 1))
+        .any(|i| i.end > t && i.start < t + within)
+}
+
 /// Whether a peak window covers `t`.
 pub fn in_peak(config: &Config, t: DateTime<Utc>) -> bool {
     config.peaks.iter().any(|p| {

@@ -48,6 +48,16 @@ fn trace_one_scenario() {
             m.done.map(f)
         );
     }
+    if std::env::var("DAYS").is_ok() {
+        for d in sim.days.iter().filter(|d| d.peak_grid_kwh > 0.05) {
+            println!(
+                "{} peak {:.1} kWh {:?}",
+                d.date.format("%a %d"),
+                d.peak_grid_kwh,
+                d.events
+            );
+        }
+    }
     if std::env::var("HOURS").is_ok() {
         for s in &sim.samples {
             println!(
@@ -113,6 +123,24 @@ fn the_readme_month_table_is_current() {
         assert!(
             readme.lines().any(|l| l == row),
             "README.md's month table should have the row\n{row}"
+        );
+    }
+}
+
+/// Every scenario's figures under a policy (`LATE=0..2`), one line each, for comparing rules.
+#[test]
+#[ignore = "prints each scenario's figures; run by hand"]
+fn print_each_scenario() {
+    let which: usize = std::env::var("LATE").map_or(0, |v| v.parse().unwrap());
+    let (_, base, policy) = scenarios::policies().remove(which);
+    for s in scenarios::all() {
+        let (_, t) = scenarios::run_one(&base, &s, policy).unwrap();
+        println!(
+            "{:?}/{:?}/{:02} | {}",
+            s.season,
+            s.house,
+            s.first_due_hour,
+            t.cells()
         );
     }
 }
