@@ -51,12 +51,17 @@ fn key_at(text: &str, at: usize) -> Option<String> {
     let before = text.get(..at)?;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = text.get(line_start..)?.lines().next()?;
-    let key = line.split('=').next()?.trim();
-    let table = before[..line_start].lines().rev().find_map(|l| {
+    let header = |l: &str| {
         let l = l.trim();
         l.starts_with('[')
             .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-    });
+    };
+    // A table's own problem (a missing field) points at its header line.
+    if let Some(table) = header(line) {
+        return Some(table);
+    }
+    let key = line.split('=').next()?.trim();
+    let table = before[..line_start].lines().rev().find_map(header);
     let key = (!key.is_empty() && !key.starts_with('[')).then_some(key);
     match (table, key) {
         (Some(t), Some(k)) => Some(format!("{t}.{k}")),
@@ -126,6 +131,12 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!e.contains("abc") && !e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_field_names_its_own_table() {
+        let e = err_text(&format!("{MINIMAL}[site]\nlongitude = 147.33\n"));
+        assert!(e.contains("key `site`: missing field `latitude`"), "{e}");
     }
 
     #[test]

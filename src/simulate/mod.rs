@@ -157,8 +157,8 @@ pub struct Metrics {
 /// The reserve the month table counts, %.
 pub const RESERVE_SOC: f64 = 30.0;
 
-/// The house load when nothing says otherwise, W.
-pub const DEFAULT_LOAD_W: f64 = 400.0;
+/// The house load when nothing says otherwise, W: the drain forecast's own default.
+pub const DEFAULT_LOAD_W: f64 = crate::decide::DEFAULT_LOAD_W as f64;
 /// Nominal phase voltage for the EV's power.
 const VOLTS: f64 = codec::NOMINAL_VOLTS as f64;
 
