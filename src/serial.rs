@@ -30,9 +30,14 @@ pub fn zone_name<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(tz.name())
 }
 
-/// A figure to two decimals (kWh, %).
+/// A figure to two decimals (kWh, %), as every document and the text beside it show it.
+pub fn hundredths(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Serializes a figure to two decimals.
 pub fn round2<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((v * 100.0).round() / 100.0)
+    s.serialize_f64(hundredths(*v))
 }
 
 /// A power to the whole watt.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::drain::{Forecast, LoadSource};
 use crate::plan::short_local;
-use crate::serial::{rfc3339, rfc3339_opt};
+use crate::serial::{hundredths, rfc3339, rfc3339_opt};
 
 /// The maintenance drain's forecast (`null` outside the maintenance phase).
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +29,7 @@ pub struct DrainDoc {
 impl DrainDoc {
     pub fn new(f: &Forecast) -> DrainDoc {
         DrainDoc {
-            energy_kwh: (f.energy_kwh * 100.0).round() / 100.0,
+            energy_kwh: hundredths(f.energy_kwh),
             load_w: f.load_w,
             load_source: f.load_source,
             ev_w: f.ev_w,

@@ -12,7 +12,7 @@ use crate::gx::{self, GxError};
 use crate::output::parts::SlotDoc;
 use crate::output::{CommandName, Failures, long_local};
 use crate::plan::short_local;
-use crate::serial::rfc3339_opt;
+use crate::serial::{hundredths, rfc3339_opt};
 use crate::simulate::{Day, Maintenance, Sample, Simulation};
 
 /// What `simulate` was asked for; a missing SoC or due time is read from the devices.
@@ -91,11 +91,6 @@ pub struct ModelDoc {
     pub runs: Vec<String>,
 }
 
-/// The JSON documents' two decimals, for the text to show the same figures.
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
 /// The house load a simulation used: one value, W, or 24 hourly values from 00:00.
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(untagged)]
@@ -160,7 +155,7 @@ impl SimulateReport {
                 exit_code,
             };
         };
-        let sum = |f: fn(&crate::simulate::Day) -> f64| round2(sim.days.iter().map(f).sum());
+        let sum = |f: fn(&crate::simulate::Day) -> f64| hundredths(sim.days.iter().map(f).sum());
         SimulateReport {
             command: CommandName::Simulate,
             from: Some(sim.start.from),
@@ -199,7 +194,7 @@ fn model_doc(config: &Config, sim: &Simulation) -> ModelDoc {
         days: sim.start.days,
         step_minutes: crate::simulate::STEP.num_minutes(),
         start_soc: sim.start.soc,
-        due_in_h: round2(sim.start.due_in.num_seconds() as f64 / 3600.0),
+        due_in_h: hundredths(sim.start.due_in.num_seconds() as f64 / 3600.0),
         start_stripping: sim.start.stripping,
         battery_capacity_kwh: config.schedule.battery_capacity_kwh,
         section: m.clone(),
@@ -253,11 +248,11 @@ pub fn simulate_text(config: &Config, r: &SimulateReport) -> String {
             } else {
                 d.events.join(", ")
             },
-            round2(d.peak_grid_kwh),
-            round2(d.lowest_soc),
-            round2(d.grid_import_kwh),
-            round2(d.grid_export_kwh),
-            round2(d.ev_kwh)
+            hundredths(d.peak_grid_kwh),
+            hundredths(d.lowest_soc),
+            hundredths(d.grid_import_kwh),
+            hundredths(d.grid_export_kwh),
+            hundredths(d.ev_kwh)
         );
     }
     if let Some(tot) = &r.totals {
@@ -326,7 +321,7 @@ fn soc_chart(tz: Tz, steps: &[StepDoc]) -> String {
         let row: String = steps
             .iter()
             .map(|s| {
-                if round2(s.sample.soc) >= f64::from(level) - 10.0 {
+                if hundredths(s.sample.soc) >= f64::from(level) - 10.0 {
                     '█'
                 } else {
                     ' '
